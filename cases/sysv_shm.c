@@ -36,19 +36,3 @@ IPCV_CASE(sysv_shm, rmid_while_attached_lives_until_last_detach,
     ipcv_expect_fail(EINVAL, shmctl(keep, IPC_STAT, &ds));
 }
 
-IPCV_CASE(sysv_shm, demo_leak, .tags = "api", .covers = "", .spec = "x", .desc = "leaks")
-{
-    SAFE_SHMGET(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-}
-
-static int hang(struct ipcv_role *self, void *arg) { (void)arg; ipcv_ready(self); pause(); return 0; }
-IPCV_CASE(sysv_shm, demo_hang, .tags = "api", .covers = "", .spec = "x", .desc = "hangs", .timeout = 1)
-{
-    struct ipcv_role *r = ipcv_spawn("sleeper", hang, NULL);
-    ipcv_wait_ready(r);
-    int id = SAFE_SHMGET(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
-    struct sembuf op = {0, -1, 0};
-    int s = semget(IPC_PRIVATE, 1, 0600);
-    semop(s, &op, 1);
-    (void)id;
-}

@@ -69,11 +69,16 @@ static int open_mqueue_fs(void)
     int fs = (int)syscall(SYS_fsopen, "mqueue", 1 /* FSOPEN_CLOEXEC */);
     if (fs < 0)
         return -1;
-    int mnt = -1;
+    int mnt = -1, dir = -1;
     if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
         mnt = (int)syscall(SYS_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */, 0);
     close(fs);
-    return mnt;
+    /* A mount fd is a path fd: open its root to read and unlink in it. */
+    if (mnt >= 0)
+        dir = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (mnt >= 0)
+        close(mnt);
+    return dir;
 }
 
 static int private_mounts(char *err, size_t errlen)
@@ -233,4 +238,13 @@ int ipcv_sandbox_run_shell(char *err, size_t errlen)
         return -1;
     }
     return private_mounts(err, errlen);
+}
+
+int ipcv_sandbox_mount_proc(char *err, size_t errlen)
+{
+    if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+        snprintf(err, errlen, "cannot mount a private /proc: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }

@@ -50,5 +50,7 @@ void ipcv_sandbox_leave(struct ipcv_sandbox *sb);
  * and /dev/shm, so Criterion's socket and arena never reach the host, and
  * a PID namespace whose first process is the caller's child. */
 int ipcv_sandbox_run_shell(char *err, size_t errlen);
+/* In the first process of that PID namespace: mount its own /proc. */
+int ipcv_sandbox_mount_proc(char *err, size_t errlen);
 
 #endif

@@ -49,7 +49,7 @@ void ipcv_describe_blocked(pid_t pid, pid_t tid, char *buf, size_t len)
     if (read_small(path, sys, sizeof sys) < 0)
         sys[0] = '\0';
 
-    if (!strncmp(sys, "running", 7) || state == 'R') {
+    if (!strcmp(sys, "running") || state == 'R') {
         snprintf(buf, len, "running (not blocked)");
     } else if (sys[0] && sys[0] != '-') {
         long nr = strtol(sys, NULL, 10);

@@ -1,0 +1,77 @@
+/* Collects each finished test in the runner process. A crashed test comes
+ * through TEST_CRASH, not POST_TEST (Criterion 2.4.1), so both are hooked. */
+#define _GNU_SOURCE
+#include "report.h"
+
+#include <criterion/criterion.h>
+#include <criterion/hooks.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ipcv_results ipcv_run_results;
+
+const char *ipcv_outcome_name(enum ipcv_outcome o)
+{
+    static const char *names[] = { "passed", "failed", "broken", "crashed", "skipped" };
+    return names[o];
+}
+
+static void append(char *buf, size_t len, const char *text)
+{
+    size_t used = strlen(buf);
+    if (used + 1 < len)
+        snprintf(buf + used, len - used, "%s%s", used ? "\n" : "", text);
+}
+
+static void collect(struct criterion_test_stats *st, int crashed)
+{
+    struct ipcv_results *rs = &ipcv_run_results;
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 64;
+        struct ipcv_result *r = realloc(rs->r, cap * sizeof *r);
+        if (!r)
+            return;
+        rs->r = r;
+        rs->cap = cap;
+    }
+    struct ipcv_result *r = &rs->r[rs->n++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->mech, sizeof r->mech, "%s", st->test->category);
+    snprintf(r->name, sizeof r->name, "%s", st->test->name);
+    r->seconds = st->elapsed_time;
+
+    /* Failed asserts come newest first: walk to keep source order. */
+    const struct criterion_assert_stats *a[64];
+    int na = 0, broken = 0;
+    for (const struct criterion_assert_stats *s = st->asserts; s && na < 64; s = s->next)
+        if (!s->passed)
+            a[na++] = s;
+    for (int i = na - 1; i >= 0; i--) {
+        char line[700];
+        snprintf(line, sizeof line, "%s:%u: %s", a[i]->file, a[i]->line, a[i]->message);
+        append(r->message, sizeof r->message, line);
+        broken |= !strncmp(a[i]->message, "BROKEN", 6);
+    }
+    if (crashed || st->signal) {
+        r->outcome = IPCV_CRASHED;
+        char line[128];
+        snprintf(line, sizeof line, "the case's coordinator was killed by %s",
+                 sigabbrev_np(st->signal) ? sigabbrev_np(st->signal) : "a signal");
+        append(r->message, sizeof r->message, line);
+    } else if (st->timed_out) {
+        r->outcome = IPCV_FAILED;
+        append(r->message, sizeof r->message, "Criterion's own timeout killed the case");
+    } else if (st->test_status == CR_STATUS_SKIPPED) {
+        r->outcome = IPCV_SKIPPED;
+        snprintf(r->message, sizeof r->message, "%s", st->message ? st->message : "skipped");
+    } else if (st->test_status == CR_STATUS_FAILED || na) {
+        r->outcome = broken ? IPCV_BROKE : IPCV_FAILED;
+        if (!na && st->exit_code)
+            append(r->message, sizeof r->message, "the case's coordinator exited unexpectedly");
+    } else {
+        r->outcome = IPCV_PASSED;
+    }
+}
+
+ReportHook(POST_TEST)(struct criterion_test_stats *st) { collect(st, 0); }
+ReportHook(TEST_CRASH)(struct criterion_test_stats *st) { collect(st, 1); }

@@ -1,0 +1,2 @@
+#include <criterion/criterion.h>
+Test(selftest, builds, .timeout = 10) { cr_assert(1); }
