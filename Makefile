@@ -75,6 +75,8 @@ test: deps
 	sh ci/host-clean.sh snapshot $(BUILD)/host-before
 	$(MAKE) selftest
 	$(MAKE) conformance
+	$(MAKE) mutants
+	sh ci/behaviours.sh $(IPCVET)
 	sh ci/host-clean.sh compare $(BUILD)/host-before
 
 valgrind: all $(FAULTS_ALL)

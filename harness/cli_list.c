@@ -31,10 +31,11 @@ int ipcv_cmd_list(int argc, char **argv)
     static const struct option opts[] = {
         { "mech", required_argument, NULL, 'm' }, { "tag", required_argument, NULL, 't' },
         { "filter", required_argument, NULL, 'f' }, { "json", no_argument, NULL, 'J' },
+        { "ids", no_argument, NULL, 'I' },
         { 0 },
     };
     struct ipcv_selection sel = { 0 };
-    int json = 0, c;
+    int json = 0, ids = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -42,6 +43,7 @@ int ipcv_cmd_list(int argc, char **argv)
         case 't': ipcv_check_tag(optarg); sel.tag = optarg; break;
         case 'f': sel.filter = optarg; break;
         case 'J': json = 1; break;
+        case 'I': ids = 1; break;
         default: ipcv_usage_error("list: unknown option '%s'", argv[optind - 1]);
         }
     }
@@ -55,7 +57,16 @@ int ipcv_cmd_list(int argc, char **argv)
     IPCV_FOREACH_CASE(m) {
         if (!ipcv_case_selected(m, &sel))
             continue;
-        if (json) {
+        if (ids) {
+            /* One line per behaviour id a case covers: "B123<TAB>mech/name". */
+            for (const char *p = m->covers ? m->covers : ""; *p;) {
+                p += strspn(p, " ,");
+                size_t len = strcspn(p, " ,");
+                if (len)
+                    printf("%.*s\t%s/%s\n", (int)len, p, m->mech, m->name);
+                p += len;
+            }
+        } else if (json) {
             printf("%s  {\"mechanism\": ", n ? ",\n" : "");
             ipcv_json_str(stdout, m->mech);
             fputs(", \"name\": ", stdout);

@@ -4,5 +4,3 @@ int ipcv_cmd_exec(int argc, char **argv) { (void)argc; (void)argv; ipcv_usage_er
 int ipcv_cmd_points(int argc, char **argv) { (void)argc; (void)argv; ipcv_usage_error("points: not built yet"); }
 int ipcv_cmd_explore(int argc, char **argv) { (void)argc; (void)argv; ipcv_usage_error("explore: not built yet"); }
 int ipcv_cmd_bench(int argc, char **argv) { (void)argc; (void)argv; ipcv_usage_error("bench: not built yet"); }
-int ipcv_cmd_limits(int argc, char **argv) { (void)argc; (void)argv; ipcv_usage_error("limits: not built yet"); }
-int ipcv_cmd_clean(int argc, char **argv) { (void)argc; (void)argv; ipcv_usage_error("clean: not built yet"); }
