@@ -13,9 +13,9 @@ CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O0 --coverage -DIPCV_COVERAGE
 LDFLAGS += --coverage
 endif
 
-BIN          := bin
+BIN          ?= bin
 HARNESS_SRC  := $(filter-out harness/main.c,$(wildcard harness/*.c))
-CASES_SRC    := $(wildcard cases/*.c)
+CASES_SRC    ?= $(wildcard cases/*.c)
 TESTS_SRC    := $(wildcard tests/test_*.c)
 DEMO_SRC     := $(wildcard tests/demo/*.c)
 
