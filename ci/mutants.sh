@@ -17,7 +17,7 @@ trap 'rm -f "$tmp".*' EXIT
 status=0
 rows=0
 : > "$tmp.proved"
-for tsv in "$top"/tests/mutants/*.tsv; do
+for tsv in ${MUTANT_TSV:-"$top"/tests/mutants/*.tsv}; do
     [ -f "$tsv" ] || continue
     while IFS='	' read -r kind name glob; do
         case "$kind" in ''|'#'*) continue ;; esac
@@ -44,7 +44,7 @@ for tsv in "$top"/tests/mutants/*.tsv; do
             sed 's/.*"mechanism": "\([^"]*\)", "name": "\([^"]*\)".*/\1\/\2/' >> "$tmp.proved"
     done < "$tsv"
 done
-"$ipcvet" list | awk '{ print $1 "/" $2 }' | sort -u > "$tmp.all"
+"$ipcvet" list ${MUTANT_LIST_ARGS:-} | awk '{ print $1 "/" $2 }' | sort -u > "$tmp.all"
 sort -u "$tmp.proved" > "$tmp.p"
 unproved=$(comm -23 "$tmp.all" "$tmp.p")
 total=$(wc -l < "$tmp.all")
