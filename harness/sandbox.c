@@ -83,7 +83,7 @@ static int open_mqueue_fs(void)
 
 static int private_mounts(char *err, size_t errlen)
 {
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+    if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
         snprintf(err, errlen, "cannot make / private in the new mount namespace: %s", strerror(errno));
         return -1;
     }
