@@ -9,6 +9,7 @@ LDLIBS  += -lcriterion
 
 ifeq ($(COVERAGE),1)
 BUILD   := build/cov
+BIN     := build/cov/bin
 CFLAGS  := $(filter-out -O2,$(CFLAGS)) -O0 --coverage -DIPCV_COVERAGE
 LDFLAGS += --coverage
 endif
@@ -84,10 +85,10 @@ valgrind: all $(FAULTS_ALL)
 
 coverage:
 	rm -rf build/cov coverage/html coverage/cobertura.xml coverage/summary.txt
-	$(MAKE) COVERAGE=1 selftest conformance IPCVET=build/cov/ipcvet
+	$(MAKE) COVERAGE=1 selftest conformance
 	@mkdir -p coverage/html
-	gcovr --config coverage/gcovr.cfg --html-details coverage/html/index.html \
-	  --cobertura coverage/cobertura.xml --txt coverage/summary.txt --print-summary
+	gcovr --root . --config coverage/gcovr.cfg --html-details coverage/html/index.html \
+	  --cobertura coverage/cobertura.xml --txt coverage/summary.txt --print-summary build/cov
 
 bench: all $(FAULTS_ALL)
 	$(IPCVET) bench
