@@ -82,7 +82,9 @@ static int runner(const struct run_opts *o)
     args[n] = NULL;
 
     struct criterion_test_set *set = criterion_initialize();
-    if (!prune(set, o)) {
+    ipcv_run_total = prune(set, o);
+    ipcv_run_progress = !o->verbose && isatty(STDERR_FILENO) && !getenv("NO_COLOR");
+    if (!ipcv_run_total) {
         criterion_finalize(set);
         fprintf(stderr, "ipcvet: run: no case matches the selection\n");
         return IPCV_EXIT_USAGE;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 struct ipcv_results ipcv_run_results;
+size_t ipcv_run_total;
+int ipcv_run_progress;
 
 const char *ipcv_outcome_name(enum ipcv_outcome o)
 {
@@ -73,5 +75,17 @@ static void collect(struct criterion_test_stats *st, int crashed)
     }
 }
 
-ReportHook(POST_TEST)(struct criterion_test_stats *st) { collect(st, 0); }
-ReportHook(TEST_CRASH)(struct criterion_test_stats *st) { collect(st, 1); }
+/* On a terminal, one self-overwriting line on stderr. */
+static void progress(void)
+{
+    if (!ipcv_run_progress)
+        return;
+    const struct ipcv_result *r = &ipcv_run_results.r[ipcv_run_results.n - 1];
+    fprintf(stderr, "\r\033[K[%zu/%zu] %s/%.60s", ipcv_run_results.n, ipcv_run_total, r->mech,
+            r->name);
+    if (ipcv_run_results.n == ipcv_run_total)
+        fputs("\r\033[K", stderr);
+}
+
+ReportHook(POST_TEST)(struct criterion_test_stats *st) { collect(st, 0); progress(); }
+ReportHook(TEST_CRASH)(struct criterion_test_stats *st) { collect(st, 1); progress(); }

@@ -21,6 +21,8 @@ struct ipcv_results {
 };
 
 extern struct ipcv_results ipcv_run_results;
+extern size_t ipcv_run_total;     /* cases in this run, for progress */
+extern int ipcv_run_progress;     /* show progress on stderr */
 
 const char *ipcv_outcome_name(enum ipcv_outcome o);
 
