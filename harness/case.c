@@ -24,6 +24,7 @@ static struct ipcv_sandbox sandbox;
 static volatile sig_atomic_t in_body;
 
 pid_t ipcv_case_anchor(void) { return sandbox.anchor; }
+int ipcv_case_isolated(void) { return sandbox.mode == IPCV_ISOLATE_NS; }
 const struct ipcv_sandbox *ipcv_case_sandbox(void) { return &sandbox; }
 
 const char *ipcv_errname(int err)

@@ -72,6 +72,10 @@ void ipcv_case_begin(const struct ipcv_case_meta *meta);
 void ipcv_case_end(void);
 extern sigjmp_buf ipcv_case_jmp;       /* brk/skip/watchdog jump here */
 
+/* Does the case have an IPC namespace of its own (not --isolate none)?
+ * Cases that write namespace sysctls ask before they do. */
+int ipcv_case_isolated(void);
+
 /* Say which blocking call this process is about to make (shown on a hang). */
 void ipcv_mark_call(const char *call, const char *file, int line);
 void ipcv_clear_call(void);
