@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "limits.h"
+#include "ipc_limits.h"
 
 int ipcv_cmd_limits(int argc, char **argv)
 {

@@ -5,7 +5,7 @@
 #include "case.h"
 #include "checkpoint.h"
 #include "expect.h"
-#include "limits.h"
+#include "ipc_limits.h"
 #include "names.h"
 #include "roles.h"
 #include "safe.h"

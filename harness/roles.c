@@ -182,17 +182,32 @@ static int is_blocked(void *arg)
     return !b->want || !strncmp(desc, b->want, strlen(b->want));
 }
 
+static int wait_blocked(const char *file, int line, struct ipcv_role *r,
+                        const char *syscall_name, enum ipcv_verdict verdict)
+{
+    struct blocked_probe b = { r, syscall_name };
+    if (ipcv_poll_until(is_blocked, &b, ipcv_wait_bound()))
+        return 1;
+    char desc[200];
+    ipcv_describe_blocked(r->pid, 0, desc, sizeof desc);
+    const char *fmt = "role '%s' did not block%s%s within %.1f s; it is in %s";
+    const char *in = syscall_name ? " in " : "", *sc = syscall_name ? syscall_name : "";
+    if (verdict == IPCV_BROKEN)
+        ipcv_brk(file, line, fmt, r->name, in, sc, ipcv_wait_bound(), desc);
+    ipcv_record(verdict, file, line, fmt, r->name, in, sc, ipcv_wait_bound(), desc);
+    return 0;
+}
+
 void ipcv_wait_blocked_at(const char *file, int line, struct ipcv_role *r,
                           const char *syscall_name)
 {
-    struct blocked_probe b = { r, syscall_name };
-    if (!ipcv_poll_until(is_blocked, &b, ipcv_wait_bound())) {
-        char desc[200];
-        ipcv_describe_blocked(r->pid, 0, desc, sizeof desc);
-        ipcv_brk(file, line, "role '%s' did not block%s%s within %.1f s; it is in %s",
-                 r->name, syscall_name ? " in " : "", syscall_name ? syscall_name : "",
-                 ipcv_wait_bound(), desc);
-    }
+    wait_blocked(file, line, r, syscall_name, IPCV_BROKEN);
+}
+
+int ipcv_expect_blocked_at(const char *file, int line, struct ipcv_role *r,
+                           const char *syscall_name)
+{
+    return wait_blocked(file, line, r, syscall_name, IPCV_FAIL);
 }
 
 struct exited_probe { pid_t pid; };

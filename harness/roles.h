@@ -42,6 +42,12 @@ void ipcv_wait_blocked_at(const char *file, int line, struct ipcv_role *r,
                           const char *syscall_name);
 #define ipcv_wait_blocked(r, sc) ipcv_wait_blocked_at(__FILE__, __LINE__, r, sc)
 
+/* The same as a check: if the role does not block in time (a broken
+ * implementation returned at once), record a failure and return 0. */
+int ipcv_expect_blocked_at(const char *file, int line, struct ipcv_role *r,
+                           const char *syscall_name);
+#define ipcv_expect_blocked(r, sc) ipcv_expect_blocked_at(__FILE__, __LINE__, r, sc)
+
 /* Wait for the role to end (bounded) and check how it ended. Returns the
  * raw wait status. The role's records are already in the page. */
 int ipcv_join_at(const char *file, int line, struct ipcv_role *r, int expected);

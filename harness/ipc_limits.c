@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "limits.h"
+#include "ipc_limits.h"
 
 #include <errno.h>
 #include <fcntl.h>

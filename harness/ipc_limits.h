@@ -1,8 +1,8 @@
 /* IPC limits: the namespace tunables ipcs -l shows, the mqueue limits and
  * the resource limits, readable everywhere and lowerable inside a sandbox.
  * Host-wide tunables are never written. */
-#ifndef IPCV_LIMITS_H
-#define IPCV_LIMITS_H
+#ifndef IPCV_IPC_LIMITS_H
+#define IPCV_IPC_LIMITS_H
 
 #include <stddef.h>
 
