@@ -64,7 +64,7 @@ $(SELFTEST): $(HARNESS_OBJ) $(call obj,$(TESTS_SRC)) $(FAULTS_CLI_OBJ)
 # ipcvet's own tests: each one drives the real binaries above.
 selftest: all $(FAULTS_ALL)
 	IPCVET=$(abspath $(IPCVET)) IPCVET_DEMO=$(abspath $(DEMO)) IPCVET_TOP=$(CURDIR) \
-	  timeout -k 10 900 $(SELFTEST) -j2 $(SELFTEST_ARGS)
+	  timeout -k 10 900 sh ci/sandboxed.sh $(SELFTEST) -j2 $(SELFTEST_ARGS)
 
 conformance: $(IPCVET) $(FAULTS_ALL)
 	@mkdir -p reports
