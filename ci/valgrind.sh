@@ -20,7 +20,7 @@ export IPCVET="$top/$ipcvet" IPCVET_TOP="$top"
 $vg "$ipcvet" run --mech "${VALGRIND_MECH:-sysv_shm}" -j1 > "$logs/run.out" 2>&1 || {
     echo "valgrind: the conformance run failed under valgrind:" >&2; tail -20 "$logs/run.out" >&2; exit 1; }
 # Unit tests of the harness (end-to-end ones spawn ipcvet again: skip them).
-$vg "$selftest" -j1 --filter "${VALGRIND_TESTS:-@(census|limits|report)*/*}" > "$logs/selftest.out" 2>&1 || {
+sh "$top/ci/sandboxed.sh" $vg "$selftest" -j1 --filter "${VALGRIND_TESTS:-@(census|limits|report)*/*}" > "$logs/selftest.out" 2>&1 || {
     echo "valgrind: selftest failed under valgrind:" >&2; tail -20 "$logs/selftest.out" >&2; exit 1; }
 # A finding is a memcheck line (==PID== ...); "--PID-- WARNING: unhandled
 # syscall" lines (fsopen, pidfd_open are newer than valgrind 3.19) are not:
