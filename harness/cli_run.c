@@ -115,6 +115,39 @@ static int runner(const struct run_opts *o)
     return ok ? IPCV_EXIT_OK : IPCV_EXIT_PROBLEMS;
 }
 
+/* pid 1 of the run: start the runner, reap everything, end with the
+ * runner's status. SIGINT/SIGTERM are passed on to the runner. */
+static pid_t runner_pid;
+static void forward(int sig) { if (runner_pid > 0) kill(runner_pid, sig); }
+
+static int init_then_runner(const struct run_opts *o)
+{
+    fflush(NULL);
+    runner_pid = fork();
+    if (runner_pid < 0)
+        return IPCV_EXIT_USAGE;
+    if (runner_pid == 0) {
+        setpgid(0, 0);
+        exit(runner(o));
+    }
+    signal(SIGINT, forward);
+    signal(SIGTERM, forward);
+    int st, status = IPCV_EXIT_PROBLEMS;
+    for (;;) {
+        pid_t p = wait(&st);
+        if (p < 0 && errno == EINTR)
+            continue;
+        if (p < 0)
+            break;
+        if (p == runner_pid) {
+            /* Leaving ends the namespace: whatever else is left dies. */
+            status = WIFEXITED(st) ? WEXITSTATUS(st) : IPCV_EXIT_PROBLEMS;
+            break;
+        }
+    }
+    return status;
+}
+
 static void parse(int argc, char **argv, struct run_opts *o)
 {
     static const struct option opts[] = {
@@ -185,8 +218,10 @@ int ipcv_cmd_run(int argc, char **argv)
     }
     setenv("IPCVET_ISOLATE", ipcv_isolation_name(o.isolation), 1);
 
-    /* The runner is the first process of the new PID namespace: when it
-     * ends (or we are killed and it gets PDEATHSIG) every worker goes too. */
+    /* The first process of the new PID namespace is a small init: orphans
+     * (a crashed case's anchor) are re-parented to it, not to Criterion's
+     * runner, whose child pump spins on children it does not know. When
+     * ipcvet is killed, init gets PDEATHSIG and the namespace ends. */
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -201,7 +236,7 @@ int ipcv_cmd_run(int argc, char **argv)
         /* pids in reports must be this namespace's: a /proc of our own. */
         if (o.isolation != IPCV_ISOLATE_NONE && ipcv_sandbox_mount_proc(err, sizeof err) < 0)
             fprintf(stderr, "ipcvet: warning: %s\n", err);
-        exit(runner(&o));
+        exit(init_then_runner(&o));
     }
     signal(SIGINT, SIG_IGN);   /* the runner handles ^C and reports */
     int st;
