@@ -1,6 +1,7 @@
 /* ipcvet clean: remove what an interrupted run without namespaces
  * (--isolate none) may have left: POSIX names with ipcvet's prefix, its
- * private directories, and Criterion sockets of runners that are gone.
+ * private directories, and Criterion's sockets and arenas of runners that
+ * are gone.
  * SysV objects carry no name; those whose key comes from an ipcvet
  * directory that no longer exists are listed, never guessed at. */
 #define _GNU_SOURCE
@@ -108,6 +109,7 @@ int ipcv_cmd_clean(int argc, char **argv)
     scan("/dev/mqueue", "ipcv", "posix_mq", mq_unlink, 1);
     scan("/tmp", "ipcvet.", "directory", rm_tree, 0);
     scan("/tmp", "criterion_", "criterion socket", unlink, 0);
+    scan("/dev/shm", "bxfi_", "criterion arena", shm_unlink, 1);
     if (!found)
         printf("nothing to clean\n");
     return IPCV_EXIT_OK;
