@@ -41,7 +41,7 @@ $(BUILD)/syscall_names.c: harness/gen-syscall-names.sh
 	@mkdir -p $(@D)
 	CC="$(CC)" sh $< > $@
 
-$(BUILD)/%.o: %.c $(wildcard harness/*.h faults/*.h) | $(BUILD)/syscall_names.c $(FAULTS_GENERATED)
+$(BUILD)/%.o: %.c $(wildcard harness/*.h faults/*.h cases/*.h tests/*.h) | $(BUILD)/syscall_names.c $(FAULTS_GENERATED)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
