@@ -6,6 +6,6 @@
 # usage: ci/sandboxed.sh CMD [ARG..]
 if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1; then
     exec unshare --mount --pid --fork --kill-child --mount-proc sh -c \
-        'mount -t tmpfs ipcvet-tmp /tmp && mount -t tmpfs ipcvet-shm /dev/shm && exec "$@"' sh "$@"
+        'mount -t tmpfs ipcvet-tmp /tmp && mount -t tmpfs ipcvet-shm /dev/shm && "$@"' sh "$@"
 fi
 exec "$@"

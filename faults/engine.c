@@ -13,6 +13,7 @@
 #include <fiu-control.h>
 #include <fiu.h>
 #include <link.h>
+#include <mqueue.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,14 +46,17 @@ static struct {
     unsigned nchildren;          /* when there is no shared slot */
     int trace_fd;
     int shared_fd;
+    int record_fd;
     struct ipcv_shared *sh;
     struct ipcv_sh_proc *slot;
     pid_t pid;
     char comm[16];
     atomic_ulong fired;
-} st = { .lineage = "0", .trace_fd = -1, .shared_fd = -1 };
+} st = { .lineage = "0", .trace_fd = -1, .shared_fd = -1, .record_fd = -1 };
 
 static atomic_uint occurrences[IPCV_NFN];
+/* Per rule with site=: calls from that site so far in this process. */
+static atomic_uint site_hits[IPCV_MAX_RULES];
 
 void *ipcv_real(const char *name, const char *version)
 {
@@ -220,7 +225,7 @@ static void note(char *buf, size_t len, const char *fmt, ...)
 static unsigned fd_kind(int fd)
 {
     struct stat sb;
-    if (fd < 0 || fd == st.trace_fd || fd == st.shared_fd || fstat(fd, &sb) < 0)
+    if (fd < 0 || fd == st.trace_fd || fd == st.shared_fd || fd == st.record_fd || fstat(fd, &sb) < 0)
         return 0;
     if (S_ISFIFO(sb.st_mode))
         return 1 | 2;   /* a pipe and a FIFO look alike to fstat */
@@ -240,6 +245,20 @@ static int proc_matches(const struct ipcv_rule *r)
                !strncmp(st.comm, r->proc_arg, sizeof st.comm - 1);
     default: return 1;
     }
+}
+
+/* Only when recording or when a rule names a site: dladdr is not free. */
+IPCV_EXPORT void ipcv_site_of(const void *addr, char *buf, size_t len)
+{
+    Dl_info info;
+    if (!addr || !dladdr(addr, &info) || !info.dli_fname || !info.dli_fbase) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    const char *base = strrchr(info.dli_fname, '/');
+    base = base ? base + 1 : info.dli_fname;
+    snprintf(buf, len, "%s+%#lx", *base ? base : "?",
+             (unsigned long)((uintptr_t)addr - (uintptr_t)info.dli_fbase));
 }
 
 static int when_fires(const struct ipcv_rule *r, int i, int fn, unsigned occ)
@@ -281,13 +300,26 @@ int ipcv_enter(struct ipcv_call *c, int fn, int fd, const void *caller)
     c->delay_enter = c->delay_exit = 0;
     c->short_n = c->short_from = 0;
     c->in_child = c->published = 0;
-    c->args[0] = c->res[0] = '\0';
+    c->args[0] = c->res[0] = c->usage[0] = '\0';
+    c->caller = caller;
     c->occ = atomic_fetch_add_explicit(&occurrences[fn], 1, memory_order_relaxed) + 1;
     int state = ipcv_armed();
+    c->recording = (state & IPCV_ST_REC) != 0;
     if (state & IPCV_ST_PLAN) {
+        char site[sizeof st.rules[0].site] = "";
         for (int i = 0; i < st.nrules; i++) {
             const struct ipcv_rule *r = &st.rules[i];
-            if (!(r->fdmask[fn] & kind) || !proc_matches(r) || !when_fires(r, i, fn, c->occ))
+            if (!(r->fdmask[fn] & kind) || !proc_matches(r))
+                continue;
+            unsigned occ = c->occ;
+            if (r->site[0]) {   /* when= counts the calls from that site */
+                if (!site[0])
+                    ipcv_site_of(caller, site, sizeof site);
+                if (strcmp(site, r->site))
+                    continue;
+                occ = atomic_fetch_add(&site_hits[i], 1) + 1;
+            }
+            if (!when_fires(r, i, fn, occ))
                 continue;
             c->rule = i;
             c->acts = r->acts;
@@ -306,7 +338,7 @@ int ipcv_enter(struct ipcv_call *c, int fn, int fd, const void *caller)
         c->acts = IPCV_A_ERROR;
         c->err = info ? (int)(intptr_t)info : any_errno(pt, -1, fn, c->occ);
     }
-    c->want_result = (state & IPCV_ST_TRACE) != 0;
+    c->want_result = (state & (IPCV_ST_TRACE | IPCV_ST_REC)) != 0;
     c->want_args = c->want_result || ((state & IPCV_ST_SUP) && (pt->flags & IPCV_F_BLOCKS));
     return 1;
 }
@@ -371,6 +403,38 @@ int ipcv_before(struct ipcv_call *c)
     return 0;
 }
 
+/* Does the process catch any signal? Without a handler no call can end
+ * with EINTR, so explore does not pretend one did. */
+static int catches_signals(void)
+{
+    for (int sig = 1; sig < SIGRTMAX; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+            continue;
+        if ((sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN))
+            return 1;
+    }
+    return 0;
+}
+
+static void record_line(const struct ipcv_call *c, int ok, int err)
+{
+    char site[128], line[768];
+    ipcv_site_of(c->caller, site, sizeof site);
+    int n = snprintf(line, sizeof line, "%s\t%s\t%u\t%s\t%d\t%s\t%s\t%d\t%s\n", st.lineage,
+                     ipcv_points[c->fn].function, c->occ, site, ok, ok ? "-" : errname(err),
+                     c->usage[0] ? c->usage + 1 : "-", catches_signals(), c->args);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) {
+        n = sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    /* One write per line on an O_APPEND descriptor: lines never interleave. */
+    while (syscall(SYS_write, st.record_fd, line, (size_t)n) < 0 && errno == EINTR)
+        ;
+}
+
 void ipcv_after(struct ipcv_call *c, int ok, int err)
 {
     guard = 1;
@@ -383,6 +447,8 @@ void ipcv_after(struct ipcv_call *c, int ok, int err)
     if (c->delay_exit)
         sleep_us(c->delay_exit);
     int crash = (c->acts & IPCV_A_CRASH_AFTER) && ok;
+    if (c->recording && st.record_fd >= 0)
+        record_line(c, ok, err);
     if (c->want_result) {
         char result[96], notes[192] = "";
         const struct ipcv_point *pt = &ipcv_points[c->fn];
@@ -483,6 +549,8 @@ pid_t ipcv_fork(pid_t (*real)(void), struct ipcv_call *c)
     st.nchildren = 0;
     for (int f = 0; f < IPCV_NFN; f++)
         atomic_store_explicit(&occurrences[f], 0, memory_order_relaxed);
+    for (int i = 0; i < IPCV_MAX_RULES; i++)
+        atomic_store_explicit(&site_hits[i], 0, memory_order_relaxed);
     atomic_store(&st.fired, 0);
     if (st.sh)
         adopt_slot(new_slot(st.pid, getppid(), st.lineage, st.comm));
@@ -589,6 +657,38 @@ void ipcv_rec_object(int what, const char *kind, long id, int key, const char *n
     o->what = what;
 }
 
+/* ---- recording: what the calls used of the limits ------------------------ */
+
+void ipcv_usage(struct ipcv_call *c, const char *limit, unsigned long long value)
+{
+    size_t used = strlen(c->usage);
+    snprintf(c->usage + used, sizeof c->usage - used, " %s=%llu", limit, value);
+}
+
+void ipcv_usage_msgq(struct ipcv_call *c, int msqid)
+{
+    static int (*real_msgctl)(int, int, struct msqid_ds *);
+    if (!real_msgctl)
+        real_msgctl = (int (*)(int, int, struct msqid_ds *))ipcv_real("msgctl", NULL);
+    struct msqid_ds ds;
+    if (real_msgctl && real_msgctl(msqid, IPC_STAT, &ds) == 0)
+        ipcv_usage(c, "msgmnb", ds.msg_cbytes);
+}
+
+void ipcv_usage_mq(struct ipcv_call *c, int mqd, int oflag)
+{
+    static int (*real_getattr)(mqd_t, struct mq_attr *);
+    if (!(oflag & O_CREAT))
+        return;
+    if (!real_getattr)
+        real_getattr = (int (*)(mqd_t, struct mq_attr *))ipcv_real("mq_getattr", NULL);
+    struct mq_attr a;
+    if (real_getattr && real_getattr((mqd_t)mqd, &a) == 0) {
+        ipcv_usage(c, "msg_max", (unsigned long long)a.mq_maxmsg);
+        ipcv_usage(c, "msgsize_max", (unsigned long long)a.mq_msgsize);
+    }
+}
+
 /* ---- arming ---------------------------------------------------------------- */
 
 static int parse_plan(const char *plan, struct ipcv_rule *rules, int *nrules,
@@ -623,6 +723,8 @@ static void reset_counts(void)
 {
     for (int f = 0; f < IPCV_NFN; f++)
         atomic_store(&occurrences[f], 0);
+    for (int i = 0; i < IPCV_MAX_RULES; i++)
+        atomic_store(&site_hits[i], 0);
     atomic_store(&st.fired, 0);
 }
 
@@ -681,7 +783,7 @@ IPCV_EXPORT void ipcv_faults_detach(void)
     st.nrules = 0;
     st.sh = NULL;
     st.slot = NULL;
-    st.trace_fd = st.shared_fd = -1;
+    st.trace_fd = st.shared_fd = st.record_fd = -1;
 }
 
 IPCV_EXPORT const char *ipcv_faults_library(void)
@@ -795,6 +897,13 @@ __attribute__((constructor)) static void ipcv_init(void)
         if (fd >= 0 && fcntl(fd, F_GETFD) >= 0) {
             st.trace_fd = fd;
             state |= IPCV_ST_TRACE;
+        }
+    }
+    if ((s = getenv(IPCV_ENV_RECORD)) && *s) {
+        int fd = atoi(s);
+        if (fd >= 0 && fcntl(fd, F_GETFD) >= 0) {
+            st.record_fd = fd;
+            state |= IPCV_ST_REC;
         }
     }
     if ((s = getenv(IPCV_ENV_PLAN)) && *s) {

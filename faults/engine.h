@@ -26,6 +26,7 @@
 #define IPCV_ST_TRACE 0x2
 #define IPCV_ST_SUP   0x4
 #define IPCV_ST_FIU   0x8
+#define IPCV_ST_REC   0x10
 
 extern atomic_int ipcv_state;
 
@@ -55,6 +56,9 @@ struct ipcv_call {
     unsigned long delay_enter, delay_exit;   /* microseconds */
     size_t short_n, short_from;
     int want_args, want_result;
+    int recording;               /* IPCV_ST_REC: ipcv_after writes a record line */
+    const void *caller;          /* return address: the call site */
+    char usage[80];              /* " msgmax=64 msgmnb=640" (recording only) */
     int in_child;                /* fork: this is the child */
     int published;
     char args[200];
@@ -75,6 +79,12 @@ struct msghdr *ipcv_short_msg(struct ipcv_call *c, const struct msghdr *m);
 void ipcv_short_msg_done(struct ipcv_call *c, struct msghdr *orig);
 pid_t ipcv_fork(pid_t (*real)(void), struct ipcv_call *c);
 void ipcv_rec_object(int what, const char *kind, long id, int key, const char *name, int cond);
+/* Recording: what a successful call used of a limit (faults/ipc.tbl `usage:`). */
+void ipcv_usage(struct ipcv_call *c, const char *limit, unsigned long long value);
+void ipcv_usage_msgq(struct ipcv_call *c, int msqid);        /* msgmnb: bytes queued now */
+void ipcv_usage_mq(struct ipcv_call *c, int mqd, int oflag); /* msg_max, msgsize_max */
+/* "MODULE+0xOFFSET" of a code address; "?" when no module holds it. */
+void ipcv_site_of(const void *addr, char *buf, size_t len);
 /* "[{0, -1, 0x1000}, ...]" for the trace and for hangs (a thread-local buffer). */
 const char *ipcv_fmt_sembuf(const struct sembuf *sops, size_t nsops);
 
@@ -120,6 +130,8 @@ struct ipcv_rule {
     double p;
     int proc;
     char proc_arg[64];
+    char site[96];                    /* site=MODULE+0xOFF: only calls from there;
+                                         when= then counts those calls */
     char text[IPCV_RULE_TEXT];
 };
 

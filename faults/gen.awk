@@ -122,7 +122,7 @@ BEGIN { n = 0; nclass = 0; ninc = 0; cur_family = ""; failed = 0 }
         if (!(n in target)) die("as: " val " must name an earlier function")
         next
     }
-    if (key !~ /^(ret|errnos|flags|len|iov|msg|fd|version|ok|record|sigpipe|call)$/) die("unknown attribute '" key "'")
+    if (key !~ /^(ret|errnos|flags|len|iov|msg|fd|version|ok|record|usage|sigpipe|call)$/) die("unknown attribute '" key "'")
     if ((n, key) in A) die("attribute '" key "' given twice")
     A[n, key] = val
     next
@@ -229,7 +229,7 @@ function arglist(i,    k, s) {
     return s
 }
 
-function emit_wrapper(i,    slowparams, k, f, params, types, fmt, fargs, ret, rt, fn, fail, okx, ver, call, lenarg, iova, msga, fdx, rec, sp, resfmt, va) {
+function emit_wrapper(i,    us, slowparams, k, f, params, types, fmt, fargs, ret, rt, fn, fail, okx, ver, call, lenarg, iova, msga, fdx, rec, sp, resfmt, va) {
     f = name[i]
     rt = rtype[i]
     fn = "IPCV_FN_" (alias[i] != "" ? alias[i] : f)
@@ -299,6 +299,8 @@ function emit_wrapper(i,    slowparams, k, f, params, types, fmt, fargs, ret, rt
     if (ret == "errno") print "    int err = ok ? 0 : (int)ret;"
     else print "    int err = ok ? 0 : saved_errno;"
     if (rec != "") printf "    if (ok && !c.in_child) {\n        %s;\n    }\n", rec
+    us = attr(i, "usage")
+    if (us != "") printf "    if (ok && c.recording && !c.in_child) {\n        %s;\n    }\n", us
     print "    if (c.want_result) {"
     if (ret == "errno") print "        snprintf(c.res, sizeof c.res, \"%d\", (int)ret);"
     else if (ret ~ /^(voidp|mapfailed|semfailed)$/) print "        snprintf(c.res, sizeof c.res, \"%p\", (void *)ret);"

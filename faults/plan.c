@@ -1,5 +1,5 @@
 /* Fault plans (DESIGN.md "Fault plans"): one rule is
- *   FUNC[,FUNC..]:ACTION[:ACTION..][:when=EXPR][:proc=SEL]
+ *   FUNC[,FUNC..]:ACTION[:ACTION..][:when=EXPR][:proc=SEL][:site=MODULE+0xOFF]
  * and every error names the token it could not read, with the rule. */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -307,6 +307,14 @@ int ipcv_rule_parse(const char *text, struct ipcv_rule *r, char *err, size_t err
                 FAIL("when given twice in '%s'", rule);
             if (!val || parse_prob(val, r) < 0)
                 FAIL("bad probability '%s' in '%s' (0 < P <= 1)", val ? val : "", rule);
+        } else if (!strcmp(key, "site")) {
+            /* MODULE+0xOFFSET, as explore's recording names call sites. */
+            const char *plus = val ? strrchr(val, '+') : NULL;
+            char *end = NULL;
+            if (!plus || plus == val || strlen(val) >= sizeof r->site || strchr(val, '/') ||
+                strncmp(plus + 1, "0x", 2) || (strtoul(plus + 3, &end, 16), !plus[3] || *end))
+                FAIL("bad site '%s' in '%s' (MODULE+0xOFFSET)", val ? val : "", rule);
+            snprintf(r->site, sizeof r->site, "%s", val);
         } else if (!strcmp(key, "proc")) {
             if (have_proc++)
                 FAIL("proc given twice in '%s'", rule);

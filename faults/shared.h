@@ -13,6 +13,14 @@
 #define IPCV_ENV_SHARED "IPCVET_SHARED_FD"
 #define IPCV_ENV_TRACE  "IPCVET_TRACE_FD"
 #define IPCV_ENV_FIU    "IPCVET_FIU"
+/* Recording (ipcvet explore's baseline): every wrapped call of every process
+ * appends one line to this descriptor (opened O_APPEND):
+ *   LINEAGE \t FUNCTION \t OCCURRENCE \t SITE \t OK \t ERRNO \t USAGE \t CATCHES \t ARGS
+ * SITE is where the call came from as MODULE+0xOFFSET (stable under ASLR);
+ * USAGE is what the call used of the IPC limits ("msgmax=64 msgmnb=640",
+ * or "-"); CATCHES is 1 when the process had a signal handler then (so
+ * EINTR was possible). */
+#define IPCV_ENV_RECORD "IPCVET_RECORD_FD"
 
 #define IPCV_SH_MAGIC   0x69706376u
 #define IPCV_SH_VERSION 1u

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "census.h"
@@ -162,6 +163,29 @@ static enum ipcv_isolation wanted_isolation(void)
 }
 
 static struct ipcv_census baseline;
+static time_t case_started;
+
+/* Without namespaces the census sees the whole host: judge (and remove)
+ * only what this case made. POSIX names carry a case process's pid
+ * (ipcv_name), a segment its creator's pid; queues and semaphore sets show
+ * no creator pid, so: our uid, made or changed since the case began. */
+static int made_by_case(const struct ipcv_object *o)
+{
+    if (sandbox.mode == IPCV_ISOLATE_NS)
+        return 1;
+    struct ipcv_page *pg = ipcv_self.page;
+    unsigned n = atomic_load(&pg->nprocs);
+    for (unsigned i = 0; i < n && i < IPCV_MAX_PROCS; i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "/ipcv%d.", (int)pg->procs[i].pid);
+        if (o->id < 0 && !strncmp(o->name, prefix, strlen(prefix)))
+            return 1;
+        if (o->kind == IPCV_OBJ_SYSV_SHM && o->cpid == pg->procs[i].pid)
+            return 1;
+    }
+    return (o->kind == IPCV_OBJ_SYSV_MSG || o->kind == IPCV_OBJ_SYSV_SEM) &&
+           o->cuid == geteuid() && o->ctime >= case_started;
+}
 
 void ipcv_case_begin(const struct ipcv_case_meta *meta)
 {
@@ -185,6 +209,7 @@ void ipcv_case_begin(const struct ipcv_case_meta *meta)
     };
     if (ipcv_sandbox_enter(&sandbox, wanted_isolation(), &dl, err, sizeof err) < 0)
         cr_assert_fail("ipcvet: sandbox: %s", err);
+    case_started = time(NULL);
     if (ipcv_census_take(&baseline, &sandbox) < 0)
         cr_assert_fail("ipcvet: census: %s", strerror(errno));
     in_body = 1;
@@ -245,6 +270,11 @@ void ipcv_case_end(void)
     struct ipcv_census now = { 0 }, left = { 0 };
     if (ipcv_census_take(&now, &sandbox) == 0) {
         ipcv_census_diff(&baseline, &now, &left);
+        size_t k = 0;
+        for (size_t i = 0; i < left.n; i++)
+            if (made_by_case(&left.objs[i]))
+                left.objs[k++] = left.objs[i];
+        left.n = k;
         if (left.n) {
             char list[IPCV_MSG_LEN - 40];
             ipcv_census_format(&left, list, sizeof list);

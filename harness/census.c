@@ -43,9 +43,9 @@ static struct ipcv_object *push(struct ipcv_census *c)
 }
 
 /* /proc/sysvipc/{shm,msg,sem} describe the reader's IPC namespace. Columns:
- * shm: key shmid perms size cpid lpid nattch uid ...
- * msg: key msqid perms cbytes qnum lspid lrpid uid ...
- * sem: key semid perms nsems uid ...  */
+ * shm: key shmid perms size cpid lpid nattch uid gid cuid cgid atime dtime ctime ...
+ * msg: key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid stime rtime ctime
+ * sem: key semid perms nsems uid gid cuid cgid otime ctime  */
 static int read_sysv(struct ipcv_census *c, const char *path, enum ipcv_object_kind kind)
 {
     FILE *f = fopen(path, "re");
@@ -57,9 +57,10 @@ static int read_sysv(struct ipcv_census *c, const char *path, enum ipcv_object_k
         return 0;
     }
     while (fgets(line, sizeof line, f)) {
-        long v[8] = {0};
-        int n = sscanf(line, "%ld %ld %ld %ld %ld %ld %ld %ld",
-                       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+        long v[14] = {0};
+        int n = sscanf(line, "%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld",
+                       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
+                       &v[10], &v[11], &v[12], &v[13]);
         if (n < 5)
             continue;
         struct ipcv_object *o = push(c);
@@ -70,9 +71,11 @@ static int read_sysv(struct ipcv_census *c, const char *path, enum ipcv_object_k
         o->kind = kind;
         o->key = (int)v[0];
         o->id = (int)v[1];
-        if (kind == IPCV_OBJ_SYSV_SHM) { o->cpid = (pid_t)v[4]; o->uid = (uid_t)v[7]; }
-        if (kind == IPCV_OBJ_SYSV_MSG) { o->cpid = 0; o->uid = (uid_t)v[7]; }
-        if (kind == IPCV_OBJ_SYSV_SEM) { o->uid = (uid_t)v[4]; }
+        if (kind == IPCV_OBJ_SYSV_SHM) {
+            o->cpid = (pid_t)v[4]; o->uid = (uid_t)v[7]; o->cuid = (uid_t)v[9]; o->ctime = v[13];
+        }
+        if (kind == IPCV_OBJ_SYSV_MSG) { o->uid = (uid_t)v[7]; o->cuid = (uid_t)v[9]; o->ctime = v[13]; }
+        if (kind == IPCV_OBJ_SYSV_SEM) { o->uid = (uid_t)v[4]; o->cuid = (uid_t)v[6]; o->ctime = v[9]; }
     }
     fclose(f);
     return 0;

@@ -23,6 +23,8 @@ struct ipcv_object {
     int key;                 /* SysV key, else 0 */
     pid_t cpid;              /* SysV creator pid (as the reader sees it), else 0 */
     uid_t uid;
+    uid_t cuid;              /* SysV creator uid */
+    long ctime;              /* SysV change time (creation, IPC_SET, SETVAL..), else 0 */
     char name[260];          /* POSIX name with its leading '/' */
 };
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +84,23 @@ int ipcv_case_selected(const struct ipcv_case_meta *m, const struct ipcv_selecti
     if (sel->filter) {
         char full[256];
         snprintf(full, sizeof full, "%s/%s", m->mech, m->name);
-        if (fnmatch(sel->filter, full, FNM_EXTMATCH) && fnmatch(sel->filter, m->name, FNM_EXTMATCH))
+        /* With a '/' the pattern names mech/name, without one the case
+         * alone: trying both would let '!(x)' select x through "mech/x". */
+        if (fnmatch(sel->filter, strchr(sel->filter, '/') ? full : m->name, FNM_EXTMATCH))
             return 0;
     }
     return 1;
+}
+
+const char *ipcv_bad_option(char **argv)
+{
+    static char buf[8];
+    const char *arg = argv[optind - 1];
+    if (optopt && strncmp(arg, "--", 2)) {
+        snprintf(buf, sizeof buf, "-%c", optopt);
+        return buf;
+    }
+    return arg;
 }
 
 void ipcv_json_str(FILE *f, const char *s)

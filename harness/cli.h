@@ -28,6 +28,10 @@ int ipcv_case_selected(const struct ipcv_case_meta *m, const struct ipcv_selecti
 void ipcv_check_mechs(const char *list);
 void ipcv_check_tag(const char *tag);
 
+/* The option getopt_long just refused, as written: "-x" also inside a
+ * cluster such as "-vx" or "-xv" (where argv[optind - 1] is not it). */
+const char *ipcv_bad_option(char **argv);
+
 /* JSON string (with quotes) on f. */
 void ipcv_json_str(FILE *f, const char *s);
 

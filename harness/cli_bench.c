@@ -344,7 +344,7 @@ int ipcv_cmd_bench(int argc, char **argv)
         if (c == 'J')
             json = 1;
         else
-            ipcv_usage_error("bench: unknown option '%s'", argv[optind - 1]);
+            ipcv_usage_error("bench: unknown option '%s'", ipcv_bad_option(argv));
     }
     if (optind < argc)
         ipcv_usage_error("bench: unexpected argument '%s'", argv[optind]);

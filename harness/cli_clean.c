@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sandbox.h"
 
 static int dry;
 static int found;
@@ -70,9 +71,14 @@ static int rm_sem(const char *name) { return sem_unlink(name); }
 static void scan(const char *dir, const char *prefix, const char *what, int (*rm)(const char *),
                  int posix_name)
 {
-    DIR *d = opendir(dir);
-    if (!d)
+    /* Queues: the mqueue fs even where /dev/mqueue is not mounted. */
+    int fd = !strcmp(dir, "/dev/mqueue") ? ipcv_mqueue_dir() : -1;
+    DIR *d = fd >= 0 ? fdopendir(fd) : opendir(dir);
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
         return;
+    }
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *n = e->d_name;
@@ -100,7 +106,7 @@ int ipcv_cmd_clean(int argc, char **argv)
         if (c == 'n')
             dry = 1;
         else
-            ipcv_usage_error("clean: unknown option '%s'", argv[optind - 1]);
+            ipcv_usage_error("clean: unknown option '%s'", ipcv_bad_option(argv));
     }
     if (optind < argc)
         ipcv_usage_error("clean: unexpected argument '%s'", argv[optind]);

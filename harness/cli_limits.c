@@ -17,7 +17,7 @@ int ipcv_cmd_limits(int argc, char **argv)
         if (c == 'J')
             json = 1;
         else
-            ipcv_usage_error("limits: unknown option '%s'", argv[optind - 1]);
+            ipcv_usage_error("limits: unknown option '%s'", ipcv_bad_option(argv));
     }
     if (optind < argc)
         ipcv_usage_error("limits: unexpected argument '%s'", argv[optind]);

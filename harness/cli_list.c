@@ -37,14 +37,15 @@ int ipcv_cmd_list(int argc, char **argv)
     struct ipcv_selection sel = { 0 };
     int json = 0, ids = 0, c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
         case 'm': ipcv_check_mechs(optarg); sel.mechs = optarg; break;
         case 't': ipcv_check_tag(optarg); sel.tag = optarg; break;
         case 'f': sel.filter = optarg; break;
         case 'J': json = 1; break;
         case 'I': ids = 1; break;
-        default: ipcv_usage_error("list: unknown option '%s'", argv[optind - 1]);
+        case ':': ipcv_usage_error("list: option '%s' needs a value", argv[optind - 1]);
+        default: ipcv_usage_error("list: unknown option '%s'", ipcv_bad_option(argv));
         }
     }
     if (optind < argc)
@@ -88,7 +89,9 @@ int ipcv_cmd_list(int argc, char **argv)
     if (json)
         puts("\n]");
     if (!n && (sel.mechs || sel.tag || sel.filter)) {
-        fprintf(stderr, "ipcvet: list: no case matches the selection\n");
+        fprintf(stderr, "ipcvet: list: no case matches%s%s%s%s%s%s\n", sel.mechs ? " --mech " : "",
+                sel.mechs ? sel.mechs : "", sel.tag ? " --tag " : "", sel.tag ? sel.tag : "",
+                sel.filter ? " --filter " : "", sel.filter ? sel.filter : "");
         return IPCV_EXIT_USAGE;
     }
     return IPCV_EXIT_OK;

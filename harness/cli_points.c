@@ -73,7 +73,7 @@ int ipcv_cmd_points(int argc, char **argv)
         case 'f': family = optarg; break;
         case 'J': json = 1; break;
         case ':': ipcv_usage_error("points: option '%s' needs a value", argv[optind - 1]);
-        default: ipcv_usage_error("points: unknown option '%s'", argv[optind - 1]);
+        default: ipcv_usage_error("points: unknown option '%s'", ipcv_bad_option(argv));
         }
     }
     if (optind < argc)

@@ -179,7 +179,7 @@ static void parse(int argc, char **argv, struct run_opts *o)
         case 'J': o->json = open_report("--json", optarg); break;
         case 'v': o->verbose = 1; break;
         case ':': ipcv_usage_error("run: option '%s' needs a value", argv[optind - 1]);
-        default: ipcv_usage_error("run: unknown option '%s'", argv[optind - 1]);
+        default: ipcv_usage_error("run: unknown option '%s'", ipcv_bad_option(argv));
         }
     }
     if (optind < argc)

@@ -1,3 +1,4 @@
-/* Commands not built yet. */
+/* Commands not built yet: none at the moment (explore lives in
+ * cli_explore.c). A stub here is `int ipcv_cmd_X(int argc, char **argv)`
+ * that ends in ipcv_usage_error("X: not built yet"). */
 #include "cli.h"
-int ipcv_cmd_explore(int argc, char **argv) { (void)argc; (void)argv; ipcv_usage_error("explore: not built yet"); }

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "ipc_limits.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -179,7 +180,8 @@ int ipcv_limit_parse(const char *arg, const struct ipcv_limit **l,
     }
     char *end;
     errno = 0;
-    if (!eq[1] || eq[1] == '-' || (*value = strtoull(eq + 1, &end, 0), errno) || *end) {
+    /* strtoull would skip blanks and take a sign: " -1" is 2^64 - 1. */
+    if (!isdigit((unsigned char)eq[1]) || (*value = strtoull(eq + 1, &end, 0), errno) || *end) {
         snprintf(err, errlen, "--limit: bad value '%s' in '%s'", eq + 1, arg);
         return -1;
     }

@@ -44,15 +44,25 @@ static void collect(struct criterion_test_stats *st, int crashed)
 
     /* Failed asserts come newest first: walk to keep source order. */
     const struct criterion_assert_stats *a[64];
-    int na = 0, broken = 0;
-    for (const struct criterion_assert_stats *s = st->asserts; s && na < 64; s = s->next)
-        if (!s->passed)
+    int na = 0, nfailed = 0, shown = 0, broken = 0;
+    for (const struct criterion_assert_stats *s = st->asserts; s; s = s->next)
+        if (!s->passed && nfailed++ < 64)
             a[na++] = s;
+    /* Whole lines only, and room kept to say how many did not fit. */
+    const size_t room = sizeof r->message - 48;
     for (int i = na - 1; i >= 0; i--) {
         char line[700];
         snprintf(line, sizeof line, "%s:%u: %s", a[i]->file, a[i]->line, a[i]->message);
-        append(r->message, sizeof r->message, line);
         broken |= !strncmp(a[i]->message, "BROKEN", 6);
+        if (shown == na - 1 - i && strlen(r->message) + strlen(line) + 2 <= room) {
+            append(r->message, sizeof r->message, line);
+            shown++;
+        }
+    }
+    if (shown < nfailed) {
+        char more[48];
+        snprintf(more, sizeof more, "(%d more failures not shown)", nfailed - shown);
+        append(r->message, sizeof r->message, more);
     }
     if (crashed || st->signal) {
         r->outcome = IPCV_CRASHED;

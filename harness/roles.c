@@ -64,6 +64,9 @@ static _Noreturn void role_main(struct ipcv_role *r, ipcv_role_fn fn, void *arg,
     dup2(r->out_fd, STDOUT_FILENO);
     dup2(r->out_fd, STDERR_FILENO);
     close(r->out_fd);
+    /* A file is fully buffered: what a role prints before it crashes (the
+     * output that matters most) would die in the buffer. */
+    setvbuf(stdout, NULL, _IONBF, 0);
     ipcv_case_enter_role(r->name, r->slot);
     int rc = fn(r, arg);
     fflush(NULL);
@@ -114,8 +117,12 @@ struct ipcv_role *ipcv_spawn_at(const char *file, int line, const char *name,
 void ipcv_ready(struct ipcv_role *self)
 {
     atomic_store(&self->slot->ready, 1);
-    if (self->ready_wr >= 0)
+    /* A byte, not only EOF: a child the role forked before this call holds
+     * a copy of the write end, so EOF may never come. */
+    if (self->ready_wr >= 0) {
+        (void)!write(self->ready_wr, "R", 1);
         close(self->ready_wr);
+    }
     self->ready_wr = -1;
 }
 
@@ -142,10 +149,10 @@ void ipcv_wait_ready_at(const char *file, int line, struct ipcv_role *r)
         int rc = poll(&p, 1, ms);
         if (rc < 0 && errno == EINTR)
             continue;
-        if (rc > 0 && read(r->ready_rd, buf, sizeof buf) == 0)
-            break;
+        if (rc > 0 && read(r->ready_rd, buf, sizeof buf) >= 0)
+            break;   /* the ready byte, or EOF */
     }
-    /* EOF: either ready, or dead before it got there. */
+    /* A byte means ready; EOF alone means ready or dead before it got there. */
     if (!atomic_load(&r->slot->ready)) {
         int st = ipcv_join_at(file, line, r, IPCV_ANY_END);
         if (WIFEXITED(st) && WEXITSTATUS(st) == IPCV_ROLE_SKIP)

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,14 +46,10 @@ static int write_file(const char *path, const char *text)
     return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* Become root of a new user namespace mapped to our own ids. */
-static int enter_userns(void)
+/* Map root of the user namespace we are in to these ids outside. */
+static int map_ids(uid_t uid, gid_t gid)
 {
-    uid_t uid = geteuid();
-    gid_t gid = getegid();
     char map[64];
-    if (unshare(CLONE_NEWUSER) < 0)
-        return -1;
     if (write_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
         return -1;
     snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
@@ -60,6 +57,16 @@ static int enter_userns(void)
         return -1;
     snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
     return write_file("/proc/self/gid_map", map);
+}
+
+/* Become root of a new user namespace mapped to our own ids. */
+static int enter_userns(void)
+{
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(CLONE_NEWUSER) < 0)
+        return -1;
+    return map_ids(uid, gid);
 }
 
 /* The mqueue fs of the current IPC namespace, mounted nowhere: the new
@@ -79,6 +86,12 @@ static int open_mqueue_fs(void)
     if (mnt >= 0)
         close(mnt);
     return dir;
+}
+
+int ipcv_mqueue_dir(void)
+{
+    int fd = open("/dev/mqueue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd >= 0 ? fd : open_mqueue_fs();
 }
 
 static int private_mounts(char *err, size_t errlen)
@@ -187,12 +200,38 @@ int ipcv_sandbox_enter(struct ipcv_sandbox *sb, enum ipcv_isolation want,
             return -1;
     }
     sb->mode = IPCV_ISOLATE_NONE;
+    /* The census must see this (the host's) namespace's queues even where
+     * nothing is mounted on /dev/mqueue. */
+    sb->mq_fd = open_mqueue_fs();
     snprintf(sb->tmpdir, sizeof sb->tmpdir, "/tmp/ipcvet.%d.XXXXXX", (int)getpid());
     if (!mkdtemp(sb->tmpdir)) {
         snprintf(err, errlen, "cannot create %s: %s", sb->tmpdir, strerror(errno));
         return -1;
     }
     return start_anchor(sb, dl, err, errlen);
+}
+
+int ipcv_sandbox_clone_flags(void)
+{
+    return CLONE_NEWIPC | CLONE_NEWNS | CLONE_NEWPID | (geteuid() != 0 ? CLONE_NEWUSER : 0);
+}
+
+int ipcv_sandbox_enter_as_init(struct ipcv_sandbox *sb, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    memset(sb, 0, sizeof *sb);
+    sb->mq_fd = -1;
+    sb->anchor = -1;
+    sb->userns = uid != 0;
+    if (sb->userns && map_ids(uid, gid) < 0) {
+        snprintf(err, errlen, "cannot map ids in the new user namespace: %s", strerror(errno));
+        return -1;
+    }
+    if (private_mounts(err, errlen) < 0 || ipcv_sandbox_mount_proc(err, errlen) < 0)
+        return -1;
+    sb->mode = IPCV_ISOLATE_NS;
+    sb->mq_fd = open_mqueue_fs();
+    snprintf(sb->tmpdir, sizeof sb->tmpdir, "/tmp");
+    return 0;
 }
 
 void ipcv_sandbox_kill_all(struct ipcv_sandbox *sb)
@@ -227,8 +266,47 @@ void ipcv_sandbox_leave(struct ipcv_sandbox *sb)
     sb->mq_fd = -1;
 }
 
+/* Criterion finds its tests, and BoxFort re-executes its workers, through
+ * the path in /proc/self/exe. A binary under /tmp or /dev/shm would be
+ * hidden by the private tmpfs: bind its directory back at the same path. */
+static int keep_exe_visible(int dirfd_, const char *dir, char *err, size_t errlen)
+{
+    char path[PATH_MAX], src[64];
+    if (dirfd_ < 0) {
+        snprintf(err, errlen, "cannot open %s to keep it visible", dir);
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(path, 0755);
+            *p = '/';
+        }
+    mkdir(path, 0755);
+    snprintf(src, sizeof src, "/proc/self/fd/%d", dirfd_);
+    if (mount(src, dir, NULL, MS_BIND, NULL) < 0) {
+        snprintf(err, errlen, "cannot keep %s visible: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int under(const char *path, const char *top)
+{
+    size_t n = strlen(top);
+    return !strncmp(path, top, n) && path[n] == '/';
+}
+
 int ipcv_sandbox_run_shell(char *err, size_t errlen)
 {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    int hidden = under(exe, "/tmp") || under(exe, "/dev/shm");
     if (geteuid() != 0 && enter_userns() < 0) {
         snprintf(err, errlen, "cannot create a user namespace: %s", strerror(errno));
         return -1;
@@ -237,7 +315,14 @@ int ipcv_sandbox_run_shell(char *err, size_t errlen)
         snprintf(err, errlen, "cannot create mount/PID namespaces: %s", strerror(errno));
         return -1;
     }
-    return private_mounts(err, errlen);
+    /* Opened in the new mount namespace: a bind source must belong to it. */
+    int dirfd_ = hidden ? open(exe, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    int rc = private_mounts(err, errlen);
+    if (rc == 0 && hidden)
+        rc = keep_exe_visible(dirfd_, exe, err, errlen);
+    if (dirfd_ >= 0)
+        close(dirfd_);
+    return rc;
 }
 
 int ipcv_sandbox_mount_proc(char *err, size_t errlen)

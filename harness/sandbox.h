@@ -40,8 +40,21 @@ int ipcv_sandbox_enter(struct ipcv_sandbox *sb, enum ipcv_isolation want,
                        const struct ipcv_deadline *deadline,
                        char *err, size_t errlen);
 
+/* The lighter way in, for one supervised run (ipcvet explore): clone a
+ * child with ipcv_sandbox_clone_flags() (plus SIGCHLD); in it, pid 1 of the
+ * new namespaces, call ipcv_sandbox_enter_as_init() with the parent's
+ * effective ids. It gets the same private /dev/shm, /tmp and mqueue fs,
+ * and a /proc of its own; there is no anchor: the caller is init, and when
+ * it ends every process of the sandbox ends. 0, or -1 with err set. */
+int ipcv_sandbox_clone_flags(void);
+int ipcv_sandbox_enter_as_init(struct ipcv_sandbox *sb, uid_t uid, gid_t gid, char *err, size_t errlen);
+
 /* Kill every process of the sandbox (not the caller) and reap the anchor. */
 void ipcv_sandbox_kill_all(struct ipcv_sandbox *sb);
+
+/* A directory fd on the current IPC namespace's mqueue fs: /dev/mqueue, or
+ * a detached mount where nothing is mounted there; -1 if neither. */
+int ipcv_mqueue_dir(void);
 
 /* Remove what `none` mode created outside (the tmpdir); no-op for ns. */
 void ipcv_sandbox_leave(struct ipcv_sandbox *sb);

@@ -1,2 +1,0 @@
-#include <criterion/criterion.h>
-Test(selftest, builds, .timeout = 10) { cr_assert(1); }
