@@ -13,11 +13,15 @@
 #include "expect.h"
 
 /* Any call whose failure is -1 (or (void *)-1, MAP_FAILED, (mqd_t)-1). */
-#define SAFE(call) ({                                                         \
+#define SAFE(call) SAFE_AS(#call, call)
+
+/* The same, naming the call by `text`: the wrappers below stringify their
+ * own arguments, so messages show IPC_PRIVATE, not its expansion. */
+#define SAFE_AS(text, call) ({                                                \
     errno = 0;                                                                \
     __auto_type r_ = (call);                                                  \
     if ((intptr_t)r_ == -1)                                                   \
-        ipcv_brk(__FILE__, __LINE__, "%s failed: %s", #call,                  \
+        ipcv_brk(__FILE__, __LINE__, "%s failed: %s", text,                   \
                  ipcv_errname(errno));                                        \
     r_;                                                                       \
 })
@@ -41,26 +45,34 @@
     r_;                                                                       \
 })
 
-#define SAFE_FTOK(path, id)          SAFE(ftok((path), (id)))
-#define SAFE_SHMGET(key, size, flg)  SAFE(shmget((key), (size), (flg)))
-#define SAFE_SHMAT(id, addr, flg)    SAFE(shmat((id), (addr), (flg)))
-#define SAFE_SHMDT(addr)             SAFE(shmdt(addr))
-#define SAFE_MSGGET(key, flg)        SAFE(msgget((key), (flg)))
-#define SAFE_SEMGET(key, n, flg)     SAFE(semget((key), (n), (flg)))
+#define SAFE_FTOK(path, id)                                                   \
+    SAFE_AS("ftok(" #path ", " #id ")", ftok((path), (id)))
+#define SAFE_SHMGET(key, size, flg)                                           \
+    SAFE_AS("shmget(" #key ", " #size ", " #flg ")", shmget((key), (size), (flg)))
+#define SAFE_SHMAT(id, addr, flg)                                             \
+    SAFE_AS("shmat(" #id ", " #addr ", " #flg ")", shmat((id), (addr), (flg)))
+#define SAFE_SHMDT(addr)             SAFE_AS("shmdt(" #addr ")", shmdt(addr))
+#define SAFE_MSGGET(key, flg)                                                 \
+    SAFE_AS("msgget(" #key ", " #flg ")", msgget((key), (flg)))
+#define SAFE_SEMGET(key, n, flg)                                              \
+    SAFE_AS("semget(" #key ", " #n ", " #flg ")", semget((key), (n), (flg)))
 
 /* The *ctl wrappers set the id to -1 after IPC_RMID. */
 #define SAFE_SHMCTL(id, cmd, buf) ({                                          \
-    int rc_ = SAFE(shmctl((id), (cmd), (buf)));                               \
+    int rc_ = SAFE_AS("shmctl(" #id ", " #cmd ", " #buf ")",                  \
+                      shmctl((id), (cmd), (buf)));                            \
     if ((cmd) == IPC_RMID) (id) = -1;                                         \
     rc_;                                                                      \
 })
 #define SAFE_MSGCTL(id, cmd, buf) ({                                          \
-    int rc_ = SAFE(msgctl((id), (cmd), (buf)));                               \
+    int rc_ = SAFE_AS("msgctl(" #id ", " #cmd ", " #buf ")",                  \
+                      msgctl((id), (cmd), (buf)));                            \
     if ((cmd) == IPC_RMID) (id) = -1;                                         \
     rc_;                                                                      \
 })
 #define SAFE_SEMCTL(id, num, cmd, ...) ({                                     \
-    int rc_ = SAFE(semctl((id), (num), (cmd), ##__VA_ARGS__));                \
+    int rc_ = SAFE_AS("semctl(" #id ", " #num ", " #cmd ", ...)",            \
+                      semctl((id), (num), (cmd), ##__VA_ARGS__));             \
     if ((cmd) == IPC_RMID) (id) = -1;                                         \
     rc_;                                                                      \
 })
