@@ -94,21 +94,84 @@ int ipcv_mqueue_dir(void)
     return fd >= 0 ? fd : open_mqueue_fs();
 }
 
+/* Paths under /tmp or /dev/shm that must stay visible in the sandbox (the
+ * program a run executes, its libraries, a tree checked out under /tmp). */
+#define MAX_KEEP 8
+static char keep[MAX_KEEP][PATH_MAX];
+static int nkeep;
+
+void ipcv_sandbox_keep_visible(const char *path)
+{
+    char real[PATH_MAX];
+    if (!path || !realpath(path, real))
+        return;
+    /* Keep the whole top entry (/tmp/checkout): binaries, libraries and
+     * fixtures of a tree there are found relative to each other. */
+    const char *tops[] = { "/tmp/", "/dev/shm/" };
+    for (int t = 0; t < 2; t++) {
+        size_t n = strlen(tops[t]);
+        if (strncmp(real, tops[t], n))
+            continue;
+        char *slash = strchr(real + n, '/');
+        if (slash)
+            *slash = '\0';
+        for (int i = 0; i < nkeep; i++)
+            if (!strcmp(keep[i], real))
+                return;
+        if (nkeep < MAX_KEEP)
+            snprintf(keep[nkeep++], PATH_MAX, "%s", real);
+    }
+}
+
+static void keep_own_tree(void)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n > 0) {
+        path[n] = '\0';
+        ipcv_sandbox_keep_visible(path);
+    }
+    if (getcwd(path, sizeof path))
+        ipcv_sandbox_keep_visible(path);
+}
+
 static int private_mounts(char *err, size_t errlen)
 {
     if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
         snprintf(err, errlen, "cannot make / private in the new mount namespace: %s", strerror(errno));
         return -1;
     }
+    /* Opened in the new mount namespace: a bind source must belong to it. */
+    keep_own_tree();
+    int fds[MAX_KEEP];
+    for (int i = 0; i < nkeep; i++)
+        fds[i] = open(keep[i], O_PATH | O_CLOEXEC);
+    int rc = 0;
     if (mount("ipcvet-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m") < 0) {
         snprintf(err, errlen, "cannot mount a private tmpfs on /dev/shm: %s", strerror(errno));
-        return -1;
-    }
-    if (mount("ipcvet-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m") < 0) {
+        rc = -1;
+    } else if (mount("ipcvet-tmp", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=512m") < 0) {
         snprintf(err, errlen, "cannot mount a private tmpfs on /tmp: %s", strerror(errno));
-        return -1;
+        rc = -1;
     }
-    return 0;
+    for (int i = 0; i < nkeep && rc == 0; i++) {
+        char src[64];
+        struct stat st;
+        if (fds[i] < 0 || fstat(fds[i], &st) < 0)
+            continue;
+        if (S_ISDIR(st.st_mode) ? mkdir(keep[i], 0755) < 0 && errno != EEXIST
+                                : close(open(keep[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0600)) < 0)
+            continue;
+        snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+        if (mount(src, keep[i], NULL, MS_BIND | MS_REC, NULL) < 0) {
+            snprintf(err, errlen, "cannot keep %s visible in the sandbox: %s", keep[i], strerror(errno));
+            rc = -1;
+        }
+    }
+    for (int i = 0; i < nkeep; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
 }
 
 static double now(void)
@@ -266,47 +329,8 @@ void ipcv_sandbox_leave(struct ipcv_sandbox *sb)
     sb->mq_fd = -1;
 }
 
-/* Criterion finds its tests, and BoxFort re-executes its workers, through
- * the path in /proc/self/exe. A binary under /tmp or /dev/shm would be
- * hidden by the private tmpfs: bind its directory back at the same path. */
-static int keep_exe_visible(int dirfd_, const char *dir, char *err, size_t errlen)
-{
-    char path[PATH_MAX], src[64];
-    if (dirfd_ < 0) {
-        snprintf(err, errlen, "cannot open %s to keep it visible", dir);
-        return -1;
-    }
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    mkdir(path, 0755);
-    snprintf(src, sizeof src, "/proc/self/fd/%d", dirfd_);
-    if (mount(src, dir, NULL, MS_BIND, NULL) < 0) {
-        snprintf(err, errlen, "cannot keep %s visible: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int under(const char *path, const char *top)
-{
-    size_t n = strlen(top);
-    return !strncmp(path, top, n) && path[n] == '/';
-}
-
 int ipcv_sandbox_run_shell(char *err, size_t errlen)
 {
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash)
-        *slash = '\0';
-    int hidden = under(exe, "/tmp") || under(exe, "/dev/shm");
     if (geteuid() != 0 && enter_userns() < 0) {
         snprintf(err, errlen, "cannot create a user namespace: %s", strerror(errno));
         return -1;
@@ -315,14 +339,9 @@ int ipcv_sandbox_run_shell(char *err, size_t errlen)
         snprintf(err, errlen, "cannot create mount/PID namespaces: %s", strerror(errno));
         return -1;
     }
-    /* Opened in the new mount namespace: a bind source must belong to it. */
-    int dirfd_ = hidden ? open(exe, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    int rc = private_mounts(err, errlen);
-    if (rc == 0 && hidden)
-        rc = keep_exe_visible(dirfd_, exe, err, errlen);
-    if (dirfd_ >= 0)
-        close(dirfd_);
-    return rc;
+    /* Criterion finds its tests, and BoxFort re-executes its workers, through
+     * /proc/self/exe: private_mounts keeps a tree under /tmp visible. */
+    return private_mounts(err, errlen);
 }
 
 int ipcv_sandbox_mount_proc(char *err, size_t errlen)

@@ -49,6 +49,11 @@ int ipcv_sandbox_enter(struct ipcv_sandbox *sb, enum ipcv_isolation want,
 int ipcv_sandbox_clone_flags(void);
 int ipcv_sandbox_enter_as_init(struct ipcv_sandbox *sb, uid_t uid, gid_t gid, char *err, size_t errlen);
 
+/* Keep this path (the top entry under /tmp or /dev/shm that holds it)
+ * visible inside every sandbox entered from now on: the private tmpfs would
+ * hide it. ipcvet's own tree and the working directory are kept already. */
+void ipcv_sandbox_keep_visible(const char *path);
+
 /* Kill every process of the sandbox (not the caller) and reap the anchor. */
 void ipcv_sandbox_kill_all(struct ipcv_sandbox *sb);
 
