@@ -121,17 +121,13 @@ int ipcv_high_fd(int fd)
 
 void ipcv_check_visible(const char *who, const char *path, const char *lib, int isolation)
 {
-    /* The sandbox mounts its own /tmp and /dev/shm: what lives there on the
-     * host is out of its sight (a relative path from a working directory
-     * there still works). */
+    /* The sandbox mounts its own /tmp and /dev/shm: what the run needs from
+     * there (the program, the library) is bound back into it. */
+    (void)who;
     if (isolation == IPCV_ISOLATE_NONE)
         return;
-    const char *hidden[] = { path, lib };
-    for (int i = 0; i < 2; i++)
-        if (!strncmp(hidden[i], "/tmp/", 5) || !strncmp(hidden[i], "/dev/shm/", 9))
-            ipcv_usage_error("%s: '%s' is under %s, which the sandbox replaces with a private "
-                             "tmpfs (run it from there by a relative path, or use --isolate none)",
-                             who, hidden[i], hidden[i][1] == 't' ? "/tmp" : "/dev/shm");
+    ipcv_sandbox_keep_visible(path);
+    ipcv_sandbox_keep_visible(lib);
 }
 
 char **ipcv_run_env(const char *lib, const char *plan, unsigned long long seed, int shared_fd,
@@ -505,8 +501,18 @@ static void take_leaks(struct ipcv_shared *sh, const struct ipcv_sandbox *sb,
     ipcv_census_free(&after);
 }
 
-static _Noreturn void start_command(const struct ipcv_run_spec *r, struct ipcv_shared *sh)
+struct start {
+    const struct ipcv_run_spec *r;
+    struct ipcv_shared *sh;
+};
+
+/* The child that becomes CMD. It runs in the supervisor's memory until its
+ * execve (CLONE_VM | CLONE_VFORK, as posix_spawn does), so it only makes
+ * system calls and writes the shared page. */
+static int start_command(void *arg)
 {
+    const struct ipcv_run_spec *r = ((struct start *)arg)->r;
+    struct ipcv_shared *sh = ((struct start *)arg)->sh;
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -559,7 +565,8 @@ static int supervise(const struct ipcv_run_spec *r, const struct ipcv_sandbox *s
     if (!have_proc && sb->mode == IPCV_ISOLATE_NS && (r->reuse_mounts || unshare(CLONE_NEWNS) == 0))
         ipcv_sandbox_mount_proc(err, sizeof err);
     struct ipcv_census before = { 0 };
-    if (ipcv_census_take(&before, sb) < 0)
+    /* A sandbox made as its init starts empty: nothing to count. */
+    if (!have_proc && ipcv_census_take(&before, sb) < 0)
         sh->census_failed = errno ? errno : EIO;
 
     sigset_t chld;
@@ -567,21 +574,29 @@ static int supervise(const struct ipcv_run_spec *r, const struct ipcv_sandbox *s
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);
     fflush(NULL);
-    pid_t root = fork();
+    static char stack[64 * 1024] __attribute__((aligned(16)));
+    struct start how = { r, sh };
+    pid_t root = clone(start_command, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &how);
     if (root < 0) {
         sh->exec_errno = errno;
         return IPCV_EXIT_USAGE;
     }
-    if (root == 0)
-        start_command(r, sh);
+    if (sh->exec_errno) {   /* it could not start (and said why) */
+        waitpid(root, NULL, 0);
+        return IPCV_EXIT_USAGE;
+    }
     sh->root_pid = root;
 
-    double start = now(), deadline = start + r->timeout, still_since = 0;
+    double start = now(), deadline = start + r->timeout, still_since = 0, root_gone = 0;
+    /* Explore: once process 0 has ended, the rest may linger this long. */
+    double linger = r->deadlock > 0 ? (r->deadlock * 2 > 1 ? r->deadlock * 2 : 1) : 0;
     struct still prev[64], cur[64];
     int nprev = -1;
     while (reap(sh) == 0) {
         double t = now(), left = deadline - t;
-        if (left <= 0 && !sh->timed_out) {
+        if (linger && !root_gone && !find_slot(sh, root, 0))
+            root_gone = t;
+        if (!sh->timed_out && (left <= 0 || (root_gone && t - root_gone >= linger))) {
             describe_hang(sh);
             continue;
         }
