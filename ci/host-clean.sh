@@ -6,7 +6,7 @@ list() {
     for f in shm msg sem; do awk 'NR>1 {print "'$f'", $1, $2}' /proc/sysvipc/$f; done
     ls -A /dev/shm | sed 's/^/dev-shm /'
     [ -d /dev/mqueue ] && ls -A /dev/mqueue | sed 's/^/mqueue /'
-    ls -A /tmp | grep -E '^(criterion_|ipcvet)' | sed 's/^/tmp /' || true
+    ls -A /tmp | grep -E '^(criterion_|ipcvet\.)' | sed 's/^/tmp /' || true
 }
 case "$1" in
 snapshot) mkdir -p "$(dirname "$2")"; list | sort > "$2" ;;

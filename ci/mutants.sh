@@ -1,55 +1,42 @@
 #!/bin/sh
 # A case must be able to fail. Each row of tests/mutants/*.tsv names a
-# broken implementation (a mutant shim in fixtures/mutants/, or an injected
-# fault) and the cases that must FAIL under it; broken set-up or a pass is
-# not enough. Every case must be named by at least one row.
+# broken implementation (a mutant shim in fixtures/mutants/) and the cases
+# that must FAIL under it; broken set-up or a pass is not enough. Every case
+# must be named by at least one row. Rows run MUTANT_JOBS at a time.
 #
-# Row: KIND<TAB>NAME<TAB>CASE-GLOB     KIND is mutant (LD_PRELOAD of
-# BUILD/mutants/NAME.so) or inject (ipcvet run --inject NAME, when the
-# faults layer provides it).
+# Row: mutant<TAB>NAME<TAB>CASE-GLOB    (LD_PRELOAD of MUTANT-DIR/NAME.so,
+# then `ipcvet run --filter CASE-GLOB`; see ci/mutant-row.sh)
 # usage: ci/mutants.sh IPCVET MUTANT-DIR
 set -eu
 ipcvet=$1
 mdir=$2
-top=$(dirname "$0")/..
-tmp=${TMPDIR:-/tmp}/ipcvet-mutants.$$
-trap 'rm -f "$tmp".*' EXIT
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/mutants.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+n=0
 status=0
-rows=0
-: > "$tmp.proved"
 for tsv in ${MUTANT_TSV:-"$top"/tests/mutants/*.tsv}; do
     [ -f "$tsv" ] || continue
     while IFS='	' read -r kind name glob; do
         case "$kind" in ''|'#'*) continue ;; esac
-        rows=$((rows + 1))
-        case "$kind" in
-        mutant) set -- env LD_PRELOAD="$mdir/$name.so" "$ipcvet" run ;;
-        inject) set -- "$ipcvet" run --inject "$name" ;;
-        *) echo "mutants: $tsv: unknown kind '$kind'" >&2; status=1; continue ;;
-        esac
-        "$@" --filter "$glob" --json "$tmp.json" > "$tmp.out" 2>&1 || true
-        # Each selected case must have failed (not broken, not passed).
-        if ! grep -q '"outcome"' "$tmp.json" 2>/dev/null; then
-            echo "mutants: $kind $name: no case matches '$glob'" >&2
+        if [ "$kind" != mutant ]; then
+            echo "mutants: $tsv: unknown kind '$kind'" >&2
             status=1
             continue
         fi
-        notfailed=$(grep '"outcome"' "$tmp.json" | grep -v '"outcome": "failed"' |
-                    sed 's/.*"name": "\([^"]*\)".*"outcome": "\([^"]*\)".*/\1 (\2)/' || true)
-        if [ -n "$notfailed" ]; then
-            echo "mutants: under $kind $name these cases did not fail: $(echo $notfailed)" >&2
-            status=1
-        fi
-        grep '"outcome": "failed"' "$tmp.json" |
-            sed 's/.*"mechanism": "\([^"]*\)", "name": "\([^"]*\)".*/\1\/\2/' >> "$tmp.proved"
+        n=$((n + 1))
+        printf '%s %s %s\n' "$n" "$name" "$glob"
     done < "$tsv"
-done
-"$ipcvet" list ${MUTANT_LIST_ARGS:-} | awk '{ print $1 "/" $2 }' | sort -u > "$tmp.all"
-sort -u "$tmp.proved" > "$tmp.p"
-unproved=$(comm -23 "$tmp.all" "$tmp.p")
-total=$(wc -l < "$tmp.all")
-proved=$(wc -l < "$tmp.p")
-echo "mutants: $rows rows; $proved of $total cases shown failing under a mutant or fault"
+done > "$work/jobs"
+
+xargs -P "${MUTANT_JOBS:-3}" -n 3 sh "$top/ci/mutant-row.sh" "$ipcvet" "$mdir" "$work" < "$work/jobs"
+
+cat "$work"/*.verdict 2>/dev/null >&2 && [ -z "$(cat "$work"/*.verdict 2>/dev/null)" ] || status=1
+"$ipcvet" list ${MUTANT_LIST_ARGS:-} | awk '{ print $1 "/" $2 }' | sort -u > "$work/all"
+cat "$work"/*.proved 2>/dev/null | sort -u > "$work/proved"
+unproved=$(comm -23 "$work/all" "$work/proved")
+echo "mutants: $n rows; $(wc -l < "$work/proved") of $(wc -l < "$work/all") cases shown failing under a mutant"
 if [ -n "$unproved" ]; then
     echo "mutants: no row shows these cases failing:" >&2
     echo "$unproved" | sed 's/^/  /' >&2
