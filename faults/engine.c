@@ -247,18 +247,43 @@ static int proc_matches(const struct ipcv_rule *r)
     }
 }
 
-/* Only when recording or when a rule names a site: dladdr is not free. */
+/* The main program's file name, taken at start: dladdr names it after
+ * argv[0], which programs rewrite ("postgres: checkpointer"). */
+static char exe_name[64];
+
+static void note_exe_name(void)
+{
+    char path[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0)
+        return;
+    path[n] = '\0';
+    const char *base = strrchr(path, '/');
+    snprintf(exe_name, sizeof exe_name, "%.*s", (int)sizeof exe_name - 1, base ? base + 1 : path);
+}
+
+/* Only when recording or when a rule names a site: dladdr is not free.
+ * The module's base name, with anything a plan could trip on replaced. */
 IPCV_EXPORT void ipcv_site_of(const void *addr, char *buf, size_t len)
 {
     Dl_info info;
-    if (!addr || !dladdr(addr, &info) || !info.dli_fname || !info.dli_fbase) {
+    struct link_map *map = NULL;
+    if (!addr || !dladdr1(addr, &info, (void **)&map, RTLD_DL_LINKMAP) || !info.dli_fname ||
+        !info.dli_fbase) {
         snprintf(buf, len, "?");
         return;
     }
     const char *base = strrchr(info.dli_fname, '/');
     base = base ? base + 1 : info.dli_fname;
-    snprintf(buf, len, "%s+%#lx", *base ? base : "?",
-             (unsigned long)((uintptr_t)addr - (uintptr_t)info.dli_fbase));
+    if (map && !map->l_name[0] && exe_name[0])
+        base = exe_name;
+    int n = snprintf(buf, len, "%s+%#lx", *base ? base : "?",
+                     (unsigned long)((uintptr_t)addr - (uintptr_t)info.dli_fbase));
+    char *plus = n > 0 ? strrchr(buf, '+') : NULL;
+    for (char *p = buf; plus && p < plus; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            *p = '_';
 }
 
 static int when_fires(const struct ipcv_rule *r, int i, int fn, unsigned occ)
@@ -879,6 +904,7 @@ __attribute__((constructor)) static void ipcv_init(void)
 {
     guard = 1;
     ipcv_resolve_all();
+    note_exe_name();
     st.pid = getpid();
     prctl(PR_GET_NAME, st.comm);
     int state = 0;

@@ -50,7 +50,17 @@ $(BUILD)/fixtures/%: fixtures/%.c fixtures/fixture.h
 	$(CC) $(filter-out --coverage,$(CFLAGS)) $(if $(findstring static_,$(notdir $*)),-static) \
 	  -o $@ $< -lpthread
 
-FAULTS_ALL += $(FAULTS_LIB) $(FIXTURES)
+# fixtures/explore/: ipcvet explore's corpus (a correct NAME_ok.c per
+# mechanism; each seeded program includes its twin with SEEDED defined).
+EXPLORE_FIXTURE_SRC := $(wildcard fixtures/explore/*.c)
+EXPLORE_FIXTURES    := $(patsubst fixtures/%.c,$(BUILD)/fixtures/%,$(EXPLORE_FIXTURE_SRC))
+
+$(BUILD)/fixtures/explore/%: fixtures/explore/%.c fixtures/explore/explore.h fixtures/fixture.h \
+                             $(wildcard fixtures/explore/*_ok.c)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out --coverage,$(CFLAGS)) -o $@ $< -lpthread
+
+FAULTS_ALL += $(FAULTS_LIB) $(FIXTURES) $(EXPLORE_FIXTURES)
 
 # ipcvet's own tests find the fixtures and the library here.
 selftest: export IPCVET_FIXTURES := $(abspath $(BUILD)/fixtures)

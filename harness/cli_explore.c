@@ -174,22 +174,46 @@ static void close_output(FILE *f)
         fflush(f);
 }
 
-/* Run the findings' representatives once more: does each come back? */
+static void report(const struct xp_report *r, FILE *json, FILE *junit)
+{
+    if (json != stdout)
+        xp_report_human(stdout, r);
+    if (json) {
+        xp_report_json(json, r);
+        close_output(json);
+    }
+    if (junit) {
+        xp_report_junit(junit, r);
+        close_output(junit);
+    }
+    fflush(stdout);
+}
+
+/* Run the findings' representatives again: does each come back? Up to
+ * three tries (a race that delays reveal comes back often, not always). */
 static void confirm(struct xp_runner *run, const struct xp *xs, struct xp_findings *fs)
 {
     struct xp *again = calloc(fs->n ? fs->n : 1, sizeof *again);
-    size_t *which = calloc(fs->n ? fs->n : 1, sizeof *which), n = 0;
-    for (size_t i = 0; i < fs->n; i++) {
-        if (fs->f[i].cls == XC_UNAVOIDABLE)
-            continue;
-        again[n] = xs[fs->f[i].first];
-        which[n++] = i;
-    }
+    size_t *which = calloc(fs->n ? fs->n : 1, sizeof *which);
     int progress = run->progress, nf = run->nfindings;
     run->progress = 0;
-    if (n && xp_run_all(run, again, n, NULL, NULL) == 0)
+    for (int round = 0; round < 3; round++) {
+        size_t n = 0;
+        for (size_t i = 0; i < fs->n; i++) {
+            if (fs->f[i].cls == XC_UNAVOIDABLE || fs->f[i].reproduced == 1)
+                continue;
+            again[n] = xs[fs->f[i].first];
+            which[n++] = i;
+        }
+        if (!n)
+            break;
+        if (progress)
+            fprintf(stderr, "ipcvet: explore: running %zu finding%s once more\n", n, n == 1 ? "" : "s");
+        if (xp_run_all(run, again, n, NULL, NULL) != 0)
+            break;
         for (size_t k = 0; k < n; k++)
             fs->f[which[k]].reproduced = again[k].res.cls == fs->f[which[k]].cls;
+    }
     run->progress = progress;
     run->nfindings = nf;
     free(again);
@@ -226,51 +250,22 @@ int ipcv_cmd_explore(int argc, char **argv)
     };
 
     /* 1. The baseline, twice, recorded. */
-    struct xp base_xs[2] = { { .kind = XP_BASELINE, .fn = -1 }, { .kind = XP_BASELINE, .fn = -1 } };
-    for (int i = 0; i < 2; i++)
-        base_xs[i].timeout = (o.timeout_set ? o.timeout : 30) * mul;
-    char *texts[2] = { NULL, NULL };
-    struct ipcv_shared *pages[2] = { NULL, NULL };
-    if (xp_run_all(&run, base_xs, 2, texts, pages) != 0)
-        return IPCV_EXIT_USAGE;
-    for (int i = 0; i < 2; i++) {
-        const struct xp_result *res = &base_xs[i].res;
-        if (res->cls == XC_NOTRUN) {
-            fprintf(stderr, "ipcvet: explore: cannot run the program: %s\n", res->detail);
-            return IPCV_EXIT_USAGE;
-        }
-        if (res->cls != XC_TOLERATED || res->root_code != 0) {
-            printf("ipcvet explore: the baseline run %d of the program is not clean (%s: %s)%s%s\n", i + 1,
-                   xp_class_name(res->cls, XP_BASELINE),
-                   res->detail[0] ? res->detail : "process 0 did not exit 0",
-                   res->output[0] ? "\n  output: " : "", res->output);
-            printf("ipcvet explore: nothing explored: a fault's effect cannot be told from the program's own "
-                   "failure\n");
-            return IPCV_EXIT_PROBLEMS;
-        }
+    struct xp_baseline b;
+    int brc = xp_baseline_run(&run, (o.timeout_set ? o.timeout : 30) * mul, &b);
+    if (brc == IPCV_EXIT_PROBLEMS) {
+        struct xp_findings none = { 0 };
+        struct xp_report r = { .cmd = o.cmd, .seed = o.space.seed, .isolation = o.isolation,
+                               .isolation_had = o.isolation == IPCV_ISOLATE_NONE ? "none" : "ns",
+                               .jobs = o.jobs, .fs = &none, .baseline_problem = b.problem,
+                               .exit_code = IPCV_EXIT_PROBLEMS };
+        report(&r, json, junit);
+        return IPCV_EXIT_PROBLEMS;
     }
-    struct xp_record rec = { 0 }, rec2 = { 0 };
-    xp_record_parse(&rec, texts[0]);
-    xp_record_parse(&rec2, texts[1]);
-    xp_record_objects(&rec, pages[0]);
-    xp_record_objects(&rec2, pages[1]);
-    for (size_t l = 0; l < 32; l++)
-        if (rec2.used[l] > rec.used[l])
-            rec.used[l] = rec2.used[l];
-    size_t unstable = xp_record_compare(&rec, &rec2);
-    size_t procs = 0;
-    for (size_t i = 0; i < rec.n; i++) {
-        size_t j = 0;
-        while (j < i && strcmp(rec.calls[j].lineage, rec.calls[i].lineage))
-            j++;
-        procs += j == i;
-    }
-    double bsec = base_xs[0].res.seconds > base_xs[1].res.seconds ? base_xs[0].res.seconds
-                                                                   : base_xs[1].res.seconds;
-    for (int i = 0; i < 2; i++) {
-        free(texts[i]);
-        free(pages[i]);
-    }
+    if (brc)
+        return brc;
+    struct xp_record rec = b.rec;
+    size_t unstable = b.unstable, procs = b.procs;
+    double bsec = b.seconds;
 
     /* 2. The space. */
     struct xp_space sp = { 0 };
@@ -305,25 +300,15 @@ int ipcv_cmd_explore(int argc, char **argv)
     /* 5. Reports. */
     struct xp_report r = {
         .cmd = o.cmd, .seed = o.space.seed, .isolation = o.isolation,
-        .isolation_had = o.isolation == IPCV_ISOLATE_NONE ? "none" : "ns", .jobs = o.jobs,
+        .isolation_had = run.spawn > 0 ? "ns" : o.isolation == IPCV_ISOLATE_NONE ? "none" : "auto", .jobs = o.jobs,
         .timeout = timeout, .elapsed = elapsed, .baseline_calls = rec.n, .baseline_procs = procs,
         .unstable = unstable, .baseline_seconds = bsec, .xs = sp.xs, .n = sp.n, .fs = &fs, .exit_code = code,
     };
-    if (json != stdout)
-        xp_report_human(stdout, &r);
-    if (json) {
-        xp_report_json(json, &r);
-        close_output(json);
-    }
-    if (junit) {
-        xp_report_junit(junit, &r);
-        close_output(junit);
-    }
-    fflush(stdout);
+    report(&r, json, junit);
     xp_findings_free(&fs);
     xp_space_free(&sp);
-    xp_record_free(&rec);
-    xp_record_free(&rec2);
+    xp_record_free(&b.rec);
+    xp_record_free(&b.rec2);
     free(path);
     return code;
 }

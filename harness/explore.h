@@ -87,6 +87,8 @@ struct xp_call {
     int ok;
     int catches;                 /* a signal handler was installed: EINTR possible */
     int unstable;
+    int lineage_kept;            /* unstable, but this process calls from this
+                                    site in both runs: aim at it there */
 };
 
 struct xp_record {
@@ -157,6 +159,17 @@ struct xp_runner {
 int xp_run_all(struct xp_runner *r, struct xp *xs, size_t n, char **record_texts,
                struct ipcv_shared **sh_copy);
 
+/* The baseline: the program run twice, recorded. 0 when both runs were
+ * clean; IPCV_EXIT_PROBLEMS (b->problem says why) when one was not;
+ * IPCV_EXIT_USAGE (said on stderr) when it cannot be run. */
+struct xp_baseline {
+    struct xp_record rec, rec2;   /* rec: both runs' limit use; unstable calls marked */
+    size_t unstable, procs;
+    double seconds;               /* the slower run */
+    char problem[600];            /* why it is not clean */
+};
+int xp_baseline_run(struct xp_runner *run, double timeout, struct xp_baseline *b);
+
 /* ---- classification and findings (explore_classify.c) -------------------- */
 
 void xp_classify(const struct xp *x, struct ipcv_shared *sh, struct xp_result *res);
@@ -196,6 +209,7 @@ struct xp_report {
     const struct xp *xs;
     size_t n;
     const struct xp_findings *fs;
+    const char *baseline_problem; /* not NULL: nothing was explored, why */
     int exit_code;
 };
 

@@ -1,16 +1,20 @@
 /* What an experiment's run means, and the findings: experiments that found
  * the same thing at the same place are one finding.
  *
- *   crash         a process was killed by a signal nobody injected
+ *   crash         a process was killed by a signal nobody injected (SIGPIPE
+ *                 counts in the root and in the process that got the
+ *                 fault; elsewhere it is how a pipeline's writer ends when
+ *                 its reader has gone, and counts as a failed exit)
  *   hang          the deadline passed, or every process sat in a blocking
  *                 call with no timeout using no CPU (a deadlock)
  *   leak          objects left behind that the program could have removed
  *   wrong-result  the program failed where it had to carry on (EINTR, a
  *                 delay, a smaller queue), or the process that got the
  *                 error swallowed it (exited 0) and the run failed anyway
- *   unavoidable   only objects no program could remove: their creator was
- *                 SIGKILLed before removing them, or the removal itself
- *                 was made to fail
+ *   unavoidable   only objects no program could remove: the process
+ *                 SIGKILLed was their creator or an ancestor of it, or was
+ *                 about to remove them; or the removal itself was made to
+ *                 fail
  *   clean-error   failed, said so, left nothing
  *   tolerated     exit 0; after an injected crash: the survivors recovered
  */
@@ -69,15 +73,35 @@ static const struct ipcv_sh_proc *slot_of_pid(struct ipcv_sh_proc **procs, int n
     return NULL;
 }
 
+static int sigkilled(const struct ipcv_sh_proc *s)
+{
+    return s && s->status_known && WIFSIGNALED(s->wstatus) && WTERMSIG(s->wstatus) == SIGKILL;
+}
+
+/* Is lineage a the same process as b or one of its ancestors? */
+static int ancestor_or_self(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    return !strncmp(a, b, n) && (b[n] == '\0' || b[n] == '.');
+}
+
 /* A leak nobody could have avoided. */
 static int unavoidable(const struct xp *x, const struct ipcv_sh_leak *l, struct ipcv_sh_proc **procs, int np)
 {
-    if (x->kind == XP_ERROR && (ipcv_faults_point((size_t)x->fn)->flags & IPCV_F_DESTROYS))
-        return 1;
+    int destroys = x->fn >= 0 && (ipcv_faults_point((size_t)x->fn)->flags & IPCV_F_DESTROYS);
+    if (x->kind == XP_ERROR)
+        return destroys;
     if (x->kind != XP_CRASH_BEFORE && x->kind != XP_CRASH_AFTER)
         return 0;
-    const struct ipcv_sh_proc *c = slot_of_pid(procs, np, l->pid);
-    return c && c->status_known && WIFSIGNALED(c->wstatus) && WTERMSIG(c->wstatus) == SIGKILL;
+    if (x->kind == XP_CRASH_BEFORE && destroys)
+        return 1;   /* killed on its way to remove it */
+    if (sigkilled(slot_of_pid(procs, np, l->pid)))
+        return 1;
+    for (int i = 0; i < np; i++)   /* the victim owned the creator */
+        if (killed_by_injection(procs[i]) && sigkilled(procs[i]) && l->lineage[0] &&
+            ancestor_or_self(procs[i]->lineage, l->lineage))
+            return 1;
+    return 0;
 }
 
 static void describe_leak(char *buf, size_t len, const struct ipcv_sh_leak *l)
@@ -114,16 +138,21 @@ void xp_classify(const struct xp *x, struct ipcv_shared *sh, struct xp_result *r
     }
     for (int i = 0; i < np; i++) {
         const struct ipcv_sh_proc *s = procs[i];
-        if (s->status_known && WIFSIGNALED(s->wstatus) && crash_signal(WTERMSIG(s->wstatus)) &&
-            !killed_by_injection(s)) {
+        int sig = s->status_known && WIFSIGNALED(s->wstatus) ? WTERMSIG(s->wstatus) : 0;
+        if (sig && crash_signal(sig) && !killed_by_injection(s) &&
+            (sig != SIGPIPE || s == root || atomic_load(&s->fired))) {
             res->cls = XC_CRASH;
-            add(d, dl, "process %s (%s) killed by %s", s->lineage, s->comm,
-                ipcv_sig_name(WTERMSIG(s->wstatus)));
+            add(d, dl, "process %s (%s) killed by %s", s->lineage, s->comm, ipcv_sig_name(sig));
             return;
         }
     }
     if (sh->timed_out) {
         res->cls = XC_HANG;
+        if (root && !root->hung && root->status_known) {
+            char end[96];
+            ipcv_describe_end(root, end, sizeof end);
+            add(d, dl, "process 0 %s, but these did not end", end);
+        }
         for (int i = 0; i < np; i++) {
             const struct ipcv_sh_proc *s = procs[i];
             if (!s->hung)

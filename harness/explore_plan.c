@@ -179,6 +179,11 @@ size_t xp_record_compare(struct xp_record *a, const struct xp_record *b)
         }
         c->unstable = !(lo < b->n && !call_cmp(sorted[lo], c) && !strcmp(sorted[lo]->site, c->site));
         unstable += c->unstable;
+        /* The calls of this process from this site in the other run. */
+        for (size_t k = 0; c->unstable && k < b->n && !c->lineage_kept; k++) {
+            const struct xp_call *o = &b->calls[k];
+            c->lineage_kept = o->fn == c->fn && !strcmp(o->site, c->site) && !strcmp(o->lineage, c->lineage);
+        }
     }
     free(sorted);
     return unstable;
@@ -315,24 +320,14 @@ struct target {
     int by_site;
 };
 
-static void aim(const struct xp_call *c, const struct xp_record *rec, struct target *t)
+static void aim(const struct xp_call *c, struct target *t)
 {
     t->call = c;
     t->by_site = c->unstable;
     t->occ = c->unstable ? c->site_occ : c->occ;
-    snprintf(t->lineage, sizeof t->lineage, "%s", c->lineage);
-    if (!c->unstable)
-        return;
-    /* Keep the lineage only if that process calls from this site every
-     * time (some stable call of it does). */
-    int seen = 0;
-    for (size_t i = 0; i < rec->n && !seen; i++) {
-        const struct xp_call *o = &rec->calls[i];
-        seen = !o->unstable && o->fn == c->fn && !strcmp(o->site, c->site) &&
-               !strcmp(o->lineage, c->lineage);
-    }
-    if (!seen)
-        t->lineage[0] = '\0';
+    /* An unstable call of a process that may not be there next time: any
+     * process calling from that site. */
+    snprintf(t->lineage, sizeof t->lineage, "%s", !c->unstable || c->lineage_kept ? c->lineage : "");
 }
 
 static int same_target(const struct target *a, const struct target *b)
@@ -378,7 +373,7 @@ void xp_space_plan(struct xp_space *sp, const struct xp_record *rec, const struc
         if (!o->calls[c->fn])
             continue;
         struct target t;
-        aim(c, rec, &t);
+        aim(c, &t);
         if (t.occ > o->max_occ)
             continue;
         size_t j = 0;
@@ -399,8 +394,13 @@ void xp_space_plan(struct xp_space *sp, const struct xp_record *rec, const struc
                  o->delay_us, o->delay_us);
     }
 
+    int msgmax = limit_index("msgmax", 6);
     for (size_t l = 0; o->limits && l < ipcv_nlimits && l < 32; l++) {
         if (!rec->used[l] || ipcv_limits[l].kind != IPCV_LIMIT_SYSCTL)
+            continue;
+        /* A queue smaller than one message never takes it: every program
+         * would wait for ever. */
+        if (!strcmp(ipcv_limits[l].name, "msgmnb") && msgmax >= 0 && rec->used[l] - 1 < rec->used[msgmax])
             continue;
         struct xp *x = add_xp(sp);
         x->kind = XP_LIMIT;
@@ -427,7 +427,7 @@ void xp_space_plan(struct xp_space *sp, const struct xp_record *rec, const struc
                 if (strcmp(c->lineage, "0") || seen++ != k)
                     continue;
                 struct target t;
-                aim(c, rec, &t);
+                aim(c, &t);
                 struct xp *x = add_xp(sp);
                 x->kind = XP_TERMINATE;
                 x->fn = c->fn;

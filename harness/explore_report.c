@@ -20,6 +20,30 @@ static void row_name(const struct xp *x, char *buf, size_t len)
     }
 }
 
+/* The summary: per function (or what stands for it), experiments per class. */
+struct row {
+    char name[64];
+    size_t count[XC_NCLASSES];
+};
+
+static size_t summary_rows(const struct xp_report *r, struct row **out)
+{
+    struct row *rows = calloc(r->n ? r->n : 1, sizeof *rows);
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        char name[64];
+        row_name(&r->xs[i], name, sizeof name);
+        size_t k = 0;
+        while (k < n && strcmp(rows[k].name, name))
+            k++;
+        if (k == n)
+            snprintf(rows[n++].name, sizeof rows[0].name, "%s", name);
+        rows[k].count[r->xs[i].res.cls]++;
+    }
+    *out = rows;
+    return n;
+}
+
 /* "crash_after semop at prog+0x11a4 (process 0.1, call 2)" */
 static void describe_xp(char *buf, size_t len, const struct xp *x, const struct xp_finding *f)
 {
@@ -67,6 +91,12 @@ static void print_finding(FILE *f, const struct xp_report *r, const struct xp_fi
 
 void xp_report_human(FILE *f, const struct xp_report *r)
 {
+    if (r->baseline_problem) {
+        fprintf(f, "ipcvet explore: the baseline is not clean (%s)\n", r->baseline_problem);
+        fprintf(f, "ipcvet explore: nothing explored: a fault's effect could not be told from the program's "
+                   "own failure\n");
+        return;
+    }
     const struct xp_findings *fs = r->fs;
     size_t nf = 0, nu = 0;
     for (size_t i = 0; i < fs->n; i++) {
@@ -102,28 +132,15 @@ void xp_report_human(FILE *f, const struct xp_report *r)
     for (int c = 0; c < NCOLS; c++)
         fprintf(f, " %s", xp_class_name(cols[c], XP_ERROR));
     fputc('\n', f);
-    for (size_t i = 0; i < r->n; i++) {
-        char name[64], other[64];
-        row_name(&r->xs[i], name, sizeof name);
-        size_t j = 0;
-        for (; j < i; j++) {
-            row_name(&r->xs[j], other, sizeof other);
-            if (!strcmp(name, other))
-                break;
-        }
-        if (j < i)
-            continue;
-        size_t count[XC_NCLASSES] = { 0 };
-        for (size_t k = i; k < r->n; k++) {
-            row_name(&r->xs[k], other, sizeof other);
-            if (!strcmp(name, other))
-                count[r->xs[k].res.cls]++;
-        }
-        fprintf(f, "  %-22s", name);
+    struct row *rows;
+    size_t nrows = summary_rows(r, &rows);
+    for (size_t i = 0; i < nrows; i++) {
+        fprintf(f, "  %-22s", rows[i].name);
         for (int c = 0; c < NCOLS; c++)
-            fprintf(f, " %*zu", (int)strlen(xp_class_name(cols[c], XP_ERROR)), count[cols[c]]);
+            fprintf(f, " %*zu", (int)strlen(xp_class_name(cols[c], XP_ERROR)), rows[i].count[cols[c]]);
         fputc('\n', f);
     }
+    free(rows);
     if (r->exit_code)
         fprintf(f, "\nipcvet explore: %zu finding%s (crash, hang, leak or wrong result)\n", nf, nf == 1 ? "" : "s");
 }
@@ -134,6 +151,28 @@ static void json_or_null(FILE *f, const char *s)
         ipcv_json_str(f, s);
     else
         fputs("null", f);
+}
+
+/* Where an experiment aimed: "site", "lineage", "occurrence", "inject", "limit". */
+static void json_where(FILE *f, const struct xp *x)
+{
+    fputs(", \"site\": ", f);
+    json_or_null(f, x->fn >= 0 ? x->site : NULL);
+    fputs(", \"lineage\": ", f);
+    json_or_null(f, x->fn >= 0 ? x->lineage : NULL);
+    fputs(", \"occurrence\": ", f);
+    if (x->fn >= 0)
+        fprintf(f, "%u", x->occ);
+    else
+        fputs("null", f);
+    fputs(", \"inject\": ", f);
+    json_or_null(f, x->rule);
+    fputs(", \"limit\": ", f);
+    if (x->limit)
+        fprintf(f, "\"%s=%llu\"", x->limit->name, x->limit_value);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"seed\": %llu", x->seed);
 }
 
 static void json_finding(FILE *f, const struct xp_report *r, const struct xp_finding *fd, size_t k, const char *tag)
@@ -149,35 +188,18 @@ static void json_finding(FILE *f, const struct xp_report *r, const struct xp_fin
     fprintf(f, "    {\"id\": \"%s\", \"class\": \"%s\", \"kind\": \"%s\", \"function\": ", id,
             xp_class_name(fd->cls, XP_ERROR), xp_kind_name(x->kind));
     json_or_null(f, x->fn >= 0 ? ipcv_faults_point((size_t)x->fn)->function : NULL);
-    fputs(", \"site\": ", f);
-    json_or_null(f, x->fn >= 0 ? x->site : NULL);
-    fputs(", \"lineage\": ", f);
-    json_or_null(f, x->fn >= 0 ? x->lineage : NULL);
-    fputs(", \"occurrence\": ", f);
-    if (x->fn >= 0)
-        fprintf(f, "%u", x->occ);
-    else
-        fputs("null", f);
+    json_where(f, x);
     fprintf(f, ", \"by_site\": %s, \"errnos\": ", x->by_site ? "true" : "false");
     json_or_null(f, fd->errnos);
     fputs(", \"survivors\": ", f);
     json_or_null(f, x->kind == XP_CRASH_BEFORE || x->kind == XP_CRASH_AFTER ? xp_class_name(fd->cls, x->kind)
                                                                              : NULL);
-    fputs(", \"limit\": ", f);
-    json_or_null(f, x->limit ? x->limit->name : NULL);
-    fputs(", \"limit_value\": ", f);
-    if (x->limit)
-        fprintf(f, "%llu", x->limit_value);
-    else
-        fputs("null", f);
-    fprintf(f, ", \"seed\": %llu, \"experiments\": %zu, \"what\": ", x->seed, fd->count);
+    fprintf(f, ", \"experiments\": %zu, \"what\": ", fd->count);
     ipcv_json_str(f, what);
     fputs(", \"detail\": ", f);
     ipcv_json_str(f, x->res.detail);
     fputs(", \"output\": ", f);
     ipcv_json_str(f, x->res.output);
-    fputs(", \"inject\": ", f);
-    json_or_null(f, x->rule);
     fputs(", \"reproducer\": ", f);
     ipcv_json_str(f, repro);
     fprintf(f, ", \"reproduced\": %s}", fd->reproduced < 0 ? "null" : fd->reproduced ? "true" : "false");
@@ -196,10 +218,12 @@ void xp_report_json(FILE *f, const struct xp_report *r)
     for (size_t i = 0; i < r->n; i++)
         kinds[r->xs[i].kind]++;
     fprintf(f, "],\n  \"seed\": %llu,\n  \"isolation\": \"%s\",\n  \"jobs\": %d,\n  \"timeout\": %.3f,\n"
-               "  \"exit\": %d,\n  \"baseline\": {\"runs\": 2, \"processes\": %zu, \"calls\": %zu, "
-               "\"unstable\": %zu, \"seconds\": %.3f},\n  \"experiments\": %zu,\n  \"space\": {",
-            r->seed, r->isolation_had, r->jobs, r->timeout, r->exit_code, r->baseline_procs, r->baseline_calls,
-            r->unstable, r->baseline_seconds, r->n);
+               "  \"exit\": %d,\n  \"baseline\": {\"runs\": 2, \"clean\": %s, \"problem\": ",
+            r->seed, r->isolation_had, r->jobs, r->timeout, r->exit_code, r->baseline_problem ? "false" : "true");
+    json_or_null(f, r->baseline_problem);
+    fprintf(f, ", \"processes\": %zu, \"calls\": %zu, \"unstable\": %zu, \"seconds\": %.3f},\n"
+               "  \"experiments\": %zu,\n  \"space\": {",
+            r->baseline_procs, r->baseline_calls, r->unstable, r->baseline_seconds, r->n);
     for (int k = XP_ERROR; k < XP_NKINDS; k++)
         fprintf(f, "%s\"%s\": %zu", k > XP_ERROR ? ", " : "", xp_kind_name((enum xp_kind)k), kinds[k]);
     fprintf(f, "},\n  \"seconds\": %.3f,\n  \"per_second\": %.1f,\n  \"findings\": [", r->elapsed,
@@ -221,40 +245,45 @@ void xp_report_json(FILE *f, const struct xp_report *r)
         json_finding(f, r, &r->fs->f[i], k++, "U");
         first = 0;
     }
-    fprintf(f, "%s],\n  \"summary\": {", first ? "" : "\n  ");
-    first = 1;
+    fprintf(f, "%s],\n  \"runs\": [", first ? "" : "\n  ");
     for (size_t i = 0; i < r->n; i++) {
-        char name[64], other[64];
-        row_name(&r->xs[i], name, sizeof name);
-        size_t j = 0;
-        for (; j < i; j++) {
-            row_name(&r->xs[j], other, sizeof other);
-            if (!strcmp(name, other))
-                break;
-        }
-        if (j < i)
-            continue;
-        size_t count[XC_NCLASSES] = { 0 };
-        for (size_t k = i; k < r->n; k++) {
-            row_name(&r->xs[k], other, sizeof other);
-            if (!strcmp(name, other))
-                count[r->xs[k].res.cls]++;
-        }
-        fprintf(f, "%s\n    ", first ? "" : ",");
+        const struct xp *x = &r->xs[i];
+        char name[64];
+        row_name(x, name, sizeof name);
+        fprintf(f, "%s\n    {\"kind\": \"%s\", \"function\": ", i ? "," : "", xp_kind_name(x->kind));
         ipcv_json_str(f, name);
+        json_where(f, x);
+        fprintf(f, ", \"class\": \"%s\", \"fired\": %d, \"seconds\": %.4f, \"detail\": ",
+                xp_class_name(x->res.cls, XP_ERROR), x->res.fired, x->res.seconds);
+        ipcv_json_str(f, x->res.detail);
+        fputc('}', f);
+    }
+    fprintf(f, "%s],\n  \"summary\": {", r->n ? "\n  " : "");
+    struct row *rows;
+    size_t nrows = summary_rows(r, &rows);
+    for (size_t i = 0; i < nrows; i++) {
+        fprintf(f, "%s\n    ", i ? "," : "");
+        ipcv_json_str(f, rows[i].name);
         fputs(": {", f);
         for (int c = 0; c < XC_NCLASSES; c++)
-            fprintf(f, "%s\"%s\": %zu", c ? ", " : "", xp_class_name((enum xp_class)c, XP_ERROR), count[c]);
+            fprintf(f, "%s\"%s\": %zu", c ? ", " : "", xp_class_name((enum xp_class)c, XP_ERROR), rows[i].count[c]);
         fputc('}', f);
-        first = 0;
     }
-    fprintf(f, "%s}\n}\n", first ? "" : "\n  ");
+    fprintf(f, "%s}\n}\n", nrows ? "\n  " : "");
+    free(rows);
 }
 
 void xp_report_junit(FILE *f, const struct xp_report *r)
 {
     struct ipcv_results rs = { 0 };
-    rs.r = calloc(r->fs->n ? r->fs->n : 1, sizeof *rs.r);
+    rs.r = calloc(r->fs->n + 1, sizeof *rs.r);
+    if (r->baseline_problem) {
+        struct ipcv_result *res = &rs.r[rs.n++];
+        snprintf(res->mech, sizeof res->mech, "explore");
+        snprintf(res->name, sizeof res->name, "baseline");
+        res->outcome = IPCV_FAILED;
+        snprintf(res->message, sizeof res->message, "%s", r->baseline_problem);
+    }
     for (size_t i = 0, k = 0; i < r->fs->n; i++) {
         const struct xp_finding *fd = &r->fs->f[i];
         if (fd->cls == XC_UNAVOIDABLE)

@@ -94,8 +94,13 @@ static pid_t start(struct xp_runner *r, const struct xp *x, const struct slot *s
     if (r->isolation != IPCV_ISOLATE_NONE && r->spawn >= 0) {
         pid = ipcv_run_spawn(&spec, s->sh);
         r->spawn = pid > 0;
-        if (pid < 0)
-            r->spawn = -1;   /* refused: workers from now on */
+        if (pid < 0) {   /* refused: workers from now on */
+            r->spawn = -1;
+            if (r->isolation == IPCV_ISOLATE_AUTO)
+                fprintf(stderr, "ipcvet: warning: explore: no namespaces here (%s): experiments share the "
+                                "host's IPC namespace (objects they are seen to create are reported and "
+                                "removed)\n", strerror(errno));
+        }
     }
     if (pid < 0) {
         pid_t parent = getpid();
@@ -125,7 +130,7 @@ static void progress(const struct xp_runner *r, size_t done, size_t n, double t0
     double rate = t > t0 ? done / (t - t0) : 0;
     if (r->progress == 1) {
         int width = 30, full = n ? (int)(width * done / n) : width;
-        fprintf(stderr, "\r[%.*s%*s] %zu/%zu experiments  %.0f/s  findings: %d%s", full,
+        fprintf(stderr, "\r[%.*s%*s] %zu/%zu experiments  %.0f/s  problems: %d%s", full,
                 "##############################", width - full, "", done, n, rate, r->nfindings,
                 final ? "\r\033[K" : "");
     } else {
@@ -135,8 +140,7 @@ static void progress(const struct xp_runner *r, size_t done, size_t n, double t0
             return;
         if (final && done % step == 0)
             return;
-        fprintf(stderr, "ipcvet: explore: %zu/%zu experiments, %d finding%s\n", done, n,
-                r->nfindings, r->nfindings == 1 ? "" : "s");
+        fprintf(stderr, "ipcvet: explore: %zu/%zu experiments, %d with a problem\n", done, n, r->nfindings);
     }
     last = t;
 }
@@ -226,4 +230,53 @@ int xp_run_all(struct xp_runner *r, struct xp *xs, size_t n, char **record_texts
     }
     free(slots);
     return 0;
+}
+
+int xp_baseline_run(struct xp_runner *run, double timeout, struct xp_baseline *b)
+{
+    memset(b, 0, sizeof *b);
+    struct xp xs[2] = { { .kind = XP_BASELINE, .fn = -1, .timeout = timeout },
+                        { .kind = XP_BASELINE, .fn = -1, .timeout = timeout } };
+    char *texts[2] = { NULL, NULL };
+    struct ipcv_shared *pages[2] = { NULL, NULL };
+    double deadlock = run->deadlock;
+    run->deadlock = 0;   /* a slow baseline is not a hang */
+    int rc = xp_run_all(run, xs, 2, texts, pages);
+    run->deadlock = deadlock;
+    if (rc)
+        return IPCV_EXIT_USAGE;
+    for (int i = 0; i < 2 && !rc; i++) {
+        const struct xp_result *res = &xs[i].res;
+        if (res->cls == XC_NOTRUN) {
+            fprintf(stderr, "ipcvet: explore: cannot run the program: %s\n", res->detail);
+            rc = IPCV_EXIT_USAGE;
+        } else if (res->cls != XC_TOLERATED || res->root_code != 0) {
+            snprintf(b->problem, sizeof b->problem, "run %d: %s%s%.160s", i + 1,
+                     res->detail[0] ? res->detail : "process 0 did not exit 0", res->output[0] ? "; output: " : "",
+                     res->output);
+            rc = IPCV_EXIT_PROBLEMS;
+        }
+    }
+    if (!rc) {
+        xp_record_parse(&b->rec, texts[0]);
+        xp_record_parse(&b->rec2, texts[1]);
+        xp_record_objects(&b->rec, pages[0]);
+        xp_record_objects(&b->rec2, pages[1]);
+        for (size_t l = 0; l < 32; l++)
+            if (b->rec2.used[l] > b->rec.used[l])
+                b->rec.used[l] = b->rec2.used[l];
+        b->unstable = xp_record_compare(&b->rec, &b->rec2);
+        for (size_t i = 0; i < b->rec.n; i++) {
+            size_t j = 0;
+            while (j < i && strcmp(b->rec.calls[j].lineage, b->rec.calls[i].lineage))
+                j++;
+            b->procs += j == i;
+        }
+        b->seconds = xs[0].res.seconds > xs[1].res.seconds ? xs[0].res.seconds : xs[1].res.seconds;
+    }
+    for (int i = 0; i < 2; i++) {
+        free(texts[i]);
+        free(pages[i]);
+    }
+    return rc;
 }

@@ -32,7 +32,8 @@ struct ipcv_run_spec {
     int nlimits;
     double timeout;              /* seconds */
     /* > 0: end the run as a hang once every process has sat this long in a
-     * blocking wrapped call (not a timed one) without using CPU. */
+     * blocking wrapped call (not a timed one) without using CPU, or when
+     * processes outlive process 0 by twice that (at least a second). */
     double deadlock;
     int isolation;               /* enum ipcv_isolation */
     int warn_none;               /* say so when there are no namespaces */
