@@ -2,7 +2,7 @@
 # Installs the Debian packages ipcvet needs, only those that are missing.
 # Without root it prints the exact apt-get line and exits 2.
 set -eu
-PKGS="gcc make pkg-config libcriterion-dev libfiu-dev fiu-utils valgrind gcovr util-linux"
+PKGS="gcc make pkg-config libcriterion-dev libfiu-dev fiu-utils valgrind gcovr util-linux strace"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
