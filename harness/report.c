@@ -18,6 +18,23 @@ const char *ipcv_outcome_name(enum ipcv_outcome o)
     return names[o];
 }
 
+int ipcv_results_first_of_mech(const struct ipcv_results *rs, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(rs->r[j].mech, rs->r[i].mech))
+            return 0;
+    return 1;
+}
+
+void ipcv_results_count(const struct ipcv_results *rs, const char *mech,
+                        size_t counts[IPCV_SKIPPED + 1])
+{
+    memset(counts, 0, (IPCV_SKIPPED + 1) * sizeof counts[0]);
+    for (size_t k = 0; k < rs->n; k++)
+        if (!mech || !strcmp(rs->r[k].mech, mech))
+            counts[rs->r[k].outcome]++;
+}
+
 static void append(char *buf, size_t len, const char *text)
 {
     size_t used = strlen(buf);

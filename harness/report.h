@@ -26,6 +26,12 @@ extern int ipcv_run_progress;     /* show progress on stderr */
 
 const char *ipcv_outcome_name(enum ipcv_outcome o);
 
+/* Providers group results by mechanism, in order of first appearance. */
+int ipcv_results_first_of_mech(const struct ipcv_results *rs, size_t i);
+/* Results per outcome, of one mechanism or (mech NULL) of the whole run. */
+void ipcv_results_count(const struct ipcv_results *rs, const char *mech,
+                        size_t counts[IPCV_SKIPPED + 1]);
+
 /* Providers: each writes the whole run. */
 void ipcv_report_table(FILE *f, const struct ipcv_results *rs, int color);
 void ipcv_report_junit(FILE *f, const struct ipcv_results *rs);

@@ -31,20 +31,13 @@ void ipcv_report_junit(FILE *f, const struct ipcv_results *rs)
     fprintf(f, "<testsuites name=\"ipcvet\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\" time=\"%.3f\">\n",
             rs->n, fails, skips, total);
     for (size_t i = 0; i < rs->n; i++) {
-        const char *mech = rs->r[i].mech;
-        size_t j = 0;
-        while (j < i && strcmp(rs->r[j].mech, mech))
-            j++;
-        if (j < i)
+        if (!ipcv_results_first_of_mech(rs, i))
             continue;
-        size_t n = 0, nf = 0, ns = 0;
-        for (size_t k = i; k < rs->n; k++) {
-            if (strcmp(rs->r[k].mech, mech))
-                continue;
-            n++;
-            nf += rs->r[k].outcome != IPCV_PASSED && rs->r[k].outcome != IPCV_SKIPPED;
-            ns += rs->r[k].outcome == IPCV_SKIPPED;
-        }
+        const char *mech = rs->r[i].mech;
+        size_t c[IPCV_SKIPPED + 1];
+        ipcv_results_count(rs, mech, c);
+        size_t ns = c[IPCV_SKIPPED], nf = c[IPCV_FAILED] + c[IPCV_BROKE] + c[IPCV_CRASHED];
+        size_t n = ns + nf + c[IPCV_PASSED];
         fprintf(f, "  <testsuite name=\"%s\" tests=\"%zu\" failures=\"%zu\" skipped=\"%zu\">\n",
                 mech, n, nf, ns);
         for (size_t k = i; k < rs->n; k++) {

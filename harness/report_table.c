@@ -7,26 +7,20 @@ void ipcv_report_table(FILE *f, const struct ipcv_results *rs, int color)
 {
     const char *red = color ? "\033[31m" : "", *green = color ? "\033[32m" : "";
     const char *yellow = color ? "\033[33m" : "", *off = color ? "\033[0m" : "";
-    size_t totals[5] = { 0 };
+    size_t totals[IPCV_SKIPPED + 1];
     fprintf(f, "%-12s %7s %7s %7s %7s %7s\n", "mechanism", "passed", "failed", "broken",
             "crashed", "skipped");
     for (size_t i = 0; i < rs->n; i++) {
+        if (!ipcv_results_first_of_mech(rs, i))
+            continue;
         const char *mech = rs->r[i].mech;
-        size_t j = 0;
-        while (j < i && strcmp(rs->r[j].mech, mech))
-            j++;
-        if (j < i)
-            continue;   /* already counted under its first appearance */
-        size_t c[5] = { 0 };
-        for (size_t k = i; k < rs->n; k++)
-            if (!strcmp(rs->r[k].mech, mech))
-                c[rs->r[k].outcome]++;
-        for (int k = 0; k < 5; k++)
-            totals[k] += c[k];
+        size_t c[IPCV_SKIPPED + 1];
+        ipcv_results_count(rs, mech, c);
         fprintf(f, "%-12s %7zu %s%7zu%s %7zu %7zu %7zu\n", mech, c[IPCV_PASSED],
                 c[IPCV_FAILED] ? red : "", c[IPCV_FAILED], c[IPCV_FAILED] ? off : "",
                 c[IPCV_BROKE], c[IPCV_CRASHED], c[IPCV_SKIPPED]);
     }
+    ipcv_results_count(rs, NULL, totals);
     fprintf(f, "%-12s %7zu %7zu %7zu %7zu %7zu\n", "total", totals[0], totals[1], totals[2],
             totals[3], totals[4]);
 
