@@ -14,30 +14,6 @@
 
 #include "ipcvet.h"
 
-/* Is the role asleep in the futex syscall right now? (never stops the case) */
-static int asleep_in_futex(struct ipcv_role *r)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)ipcv_role_pid(r));
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    if (!paren || paren[1] != ' ' || paren[2] != 'S')
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)ipcv_role_pid(r));
-    f = fopen(path, "re");
-    long nr = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &nr) != 1)
-            nr = -1;
-        fclose(f);
-    }
-    return nr == SYS_futex;
-}
 
 struct scene { int named; char name[64]; sem_t *unnamed; };
 
@@ -76,7 +52,7 @@ static void holder_dies(struct scene *sc, sem_t *s)
     int v = -1;
     ipcv_expect_ok(sem_getvalue(s, &v));
     ipcv_expect_eq(0, v);
-    ipcv_expect_true(asleep_in_futex(waiter),
+    ipcv_expect_true(ipcv_role_asleep_in(waiter, SYS_futex),
                      "the waiter is no longer asleep in futex after the holder died");
     ipcv_expect_ok(sem_post(s));
     ipcv_join(waiter, IPCV_EXITED(0));

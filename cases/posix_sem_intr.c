@@ -103,31 +103,8 @@ IPCV_CASE(posix_sem, sem_wait_interrupted_by_a_handler_fails_eintr,
 
 static int handled(void *arg) { return atomic_load(&((struct intr *)arg)->handled); }
 
-/* The role is asleep in the futex syscall (poll_until condition). */
-static int asleep_in_futex(void *arg)
-{
-    struct ipcv_role *r = arg;
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)ipcv_role_pid(r));
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    if (!paren || paren[1] != ' ' || paren[2] != 'S')
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)ipcv_role_pid(r));
-    f = fopen(path, "re");
-    long nr = -1;
-    if (f) {
-        if (fscanf(f, "%ld", &nr) != 1)
-            nr = -1;
-        fclose(f);
-    }
-    return nr == SYS_futex;
-}
+/* poll_until condition: the role sleeps in futex. */
+static int asleep_in_futex(void *arg) { return ipcv_role_asleep_in(arg, SYS_futex); }
 
 /* signal(7): sem_wait is restarted after a handler installed with
  * SA_RESTART (since Linux 2.6.22; glibc's sem_wait waits in FUTEX_WAIT

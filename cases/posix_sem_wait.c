@@ -52,29 +52,6 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* Is the role asleep in syscall nr right now? (never stops the case) */
-static int asleep_in(struct ipcv_role *r, long nr)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)ipcv_role_pid(r));
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)ipcv_role_pid(r));
-    f = fopen(path, "re");
-    if (!f)
-        return 0;
-    long seen = -1;
-    int ok = fscanf(f, "%ld", &seen) == 1;
-    fclose(f);
-    return ok && seen == nr;
-}
 
 /* sem_wait(3): decrements the semaphore if its value is greater than
  * zero and returns at once; sem_trywait(3) likewise. */
@@ -158,7 +135,7 @@ IPCV_CASE(posix_sem, sem_post_lets_exactly_one_waiter_through_per_post,
     ipcv_expect_true(ipcv_poll_until(count_is, &one, ipcv_wait_bound()),
                      "no waiter returned after a post");
     ipcv_expect_eq(0, value_of(s));
-    int still = asleep_in(r[0], SYS_futex) + asleep_in(r[1], SYS_futex);
+    int still = ipcv_role_asleep_in(r[0], SYS_futex) + ipcv_role_asleep_in(r[1], SYS_futex);
     ipcv_expect_eq(1, still);
     ipcv_expect_eq(1, atomic_load((atomic_int *)ipcv_self.page->scratch));
     ipcv_expect_eq(0, sem_post(s));

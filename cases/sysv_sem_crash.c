@@ -20,30 +20,6 @@ static void setval(int id, int num, int val)
     SAFE_SEMCTL(id, num, SETVAL, (union semun){ .val = val });
 }
 
-/* Is the role asleep in syscall `nr` right now? Unlike ipcv_wait_blocked
- * this neither waits nor stops the case, so it can be a checked result. */
-static int asleep_in(struct ipcv_role *r, long nr)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)ipcv_role_pid(r));
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)ipcv_role_pid(r));
-    f = fopen(path, "re");
-    if (!f)
-        return 0;
-    long seen = -1;
-    int ok = fscanf(f, "%ld", &seen) == 1;
-    fclose(f);
-    return ok && seen == nr;
-}
 
 struct crash_scene {
     int id;
@@ -137,7 +113,7 @@ IPCV_CASE(sysv_sem, holder_killed_without_sem_undo_leaves_the_waiter_blocked,
     stage_crash(&s, &holder, &waiter);
     ipcv_expect_eq(0, semctl(s.id, 0, GETVAL));
     ipcv_expect_eq(1, semctl(s.id, 0, GETNCNT));
-    ipcv_expect_true(asleep_in(waiter, SYS_semtimedop),
+    ipcv_expect_true(ipcv_role_asleep_in(waiter, SYS_semtimedop),
                      "the waiter is no longer asleep in semtimedop after the holder died");
     SAFE_SEMCTL(s.id, 0, IPC_RMID);
     ipcv_join(waiter, IPCV_EXITED(0));

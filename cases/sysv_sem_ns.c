@@ -20,29 +20,6 @@ static void own_ipc_namespace(void)
         ipcv_skip("unshare(CLONE_NEWIPC): %s", ipcv_errname(errno));
 }
 
-/* Non-stopping "is it still asleep in this syscall" probe. */
-static int asleep_in(struct ipcv_role *r, long nr)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)ipcv_role_pid(r));
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *paren = strrchr(buf, ')');
-    if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)ipcv_role_pid(r));
-    f = fopen(path, "re");
-    if (!f)
-        return 0;
-    long seen = -1;
-    int ok = fscanf(f, "%ld", &seen) == 1;
-    fclose(f);
-    return ok && seen == nr;
-}
 
 struct ns_scene { key_t key; int outer_id; int inner_id; };
 
@@ -139,7 +116,7 @@ IPCV_CASE(sysv_sem, semaphore_locked_in_one_namespace_cannot_be_reached_from_ano
     /* The coordinator's namespace has no set either. */
     int inner = ((struct ns_scene *)ipcv_self.page->scratch)->inner_id;
     ipcv_expect_fail(EINVAL, semctl(inner, 0, GETVAL));
-    ipcv_expect_true(asleep_in(locker, SYS_semtimedop),
+    ipcv_expect_true(ipcv_role_asleep_in(locker, SYS_semtimedop),
                      "the locker is no longer blocked after the other namespace's attempts");
     kill(ipcv_role_pid(locker), SIGUSR1);
     ipcv_join(locker, IPCV_EXITED(0));

@@ -175,6 +175,30 @@ void ipcv_await_release_at(const char *file, int line, struct ipcv_role *self)
                             self->released);
 }
 
+int ipcv_role_asleep_in(const struct ipcv_role *r, long nr)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)r->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    const char *paren = strrchr(buf, ')');
+    if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
+        return 0;
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)r->pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    char *end;
+    long seen = strtol(buf, &end, 10);
+    return end != buf && seen == nr;
+}
+
 struct blocked_probe { struct ipcv_role *r; const char *want; };
 
 static int is_blocked(void *arg)

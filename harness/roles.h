@@ -48,6 +48,11 @@ int ipcv_expect_blocked_at(const char *file, int line, struct ipcv_role *r,
                            const char *syscall_name);
 #define ipcv_expect_blocked(r, sc) ipcv_expect_blocked_at(__FILE__, __LINE__, r, sc)
 
+/* Is the role asleep (state S or D) in syscall `nr` right now? A probe:
+ * it neither waits nor stops the case, so its answer can be a checked
+ * result ("the survivor is still blocked after the holder died"). */
+int ipcv_role_asleep_in(const struct ipcv_role *r, long nr);
+
 /* Wait for the role to end (bounded) and check how it ended. Returns the
  * raw wait status. The role's records are already in the page. */
 int ipcv_join_at(const char *file, int line, struct ipcv_role *r, int expected);
