@@ -59,36 +59,12 @@ static size_t fill(int wfd)
     return total;
 }
 
-/* Is `pid` asleep (S or D) in system call `nr`? /proc/PID/syscall. */
-static int sleeps_in(pid_t pid, long nr)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    char *paren = strrchr(buf, ')');
-    if (!paren || (paren[2] != 'S' && paren[2] != 'D'))
-        return 0;
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
-    f = fopen(path, "re");
-    if (!f)
-        return 0;
-    long seen = -1;
-    int ok = fscanf(f, "%ld", &seen) == 1;
-    fclose(f);
-    return ok && seen == nr;
-}
-
 struct asleep_probe { pid_t pid; int slot; long nr; };
 
 static int asleep_or_done(void *arg)
 {
     struct asleep_probe *p = arg;
-    return atomic_load(&SH->done[p->slot]) || sleeps_in(p->pid, p->nr);
+    return atomic_load(&SH->done[p->slot]) || ipcv_pid_asleep_in(p->pid, p->nr);
 }
 
 /* Wait until the role sleeps in `nr` or has reported; a role that reported
@@ -633,7 +609,7 @@ struct settle { pid_t pid; long nr; };
 static int settled(void *arg)
 {
     struct settle *s = arg;
-    return atomic_load(&SH->done[0]) || (atomic_load(&SH->handled) && sleeps_in(s->pid, s->nr));
+    return atomic_load(&SH->done[0]) || (atomic_load(&SH->handled) && ipcv_pid_asleep_in(s->pid, s->nr));
 }
 
 /* signal(7): read(2) and write(2) on a pipe interrupted by a handler are

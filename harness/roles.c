@@ -177,8 +177,13 @@ void ipcv_await_release_at(const char *file, int line, struct ipcv_role *self)
 
 int ipcv_role_asleep_in(const struct ipcv_role *r, long nr)
 {
+    return ipcv_pid_asleep_in(r->pid, nr);
+}
+
+int ipcv_pid_asleep_in(pid_t pid, long nr)
+{
     char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)r->pid);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -188,7 +193,7 @@ int ipcv_role_asleep_in(const struct ipcv_role *r, long nr)
     const char *paren = strrchr(buf, ')');
     if (!paren || paren[1] != ' ' || (paren[2] != 'S' && paren[2] != 'D'))
         return 0;
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)r->pid);
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return 0;
     n = read(fd, buf, sizeof buf - 1);

@@ -52,6 +52,7 @@ int ipcv_expect_blocked_at(const char *file, int line, struct ipcv_role *r,
  * it neither waits nor stops the case, so its answer can be a checked
  * result ("the survivor is still blocked after the holder died"). */
 int ipcv_role_asleep_in(const struct ipcv_role *r, long nr);
+int ipcv_pid_asleep_in(pid_t pid, long nr);   /* the same for any process */
 
 /* Wait for the role to end (bounded) and check how it ended. Returns the
  * raw wait status. The role's records are already in the page. */
